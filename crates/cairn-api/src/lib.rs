@@ -1,0 +1,3 @@
+//! Cairn's HTTP edge.
+
+pub mod sigv4;

@@ -1,0 +1,1 @@
+//! The CloudTrail event record (placeholder).

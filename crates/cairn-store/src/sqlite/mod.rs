@@ -1,0 +1,180 @@
+//! The embedded store: one SQLite file in the data dir.
+//!
+//! # Schema (user_version 1)
+//!
+//! ```text
+//! events(seq INTEGER PRIMARY KEY,      -- assigned by the writer: last + 1, no gaps
+//!        event_id TEXT UNIQUE,         -- the record's eventID
+//!        received_at INTEGER,          -- Unix ms when Cairn received it (retention clock)
+//!        event_time INTEGER,           -- eventTime, Unix s (lookup time range)
+//!        event_name, event_source, read_only, username, access_key_id, event_category,
+//!        record TEXT)                  -- the full record, as given
+//! event_resources(seq, resource_type, resource_name)   -- LookupEvents resource attributes
+//! catalog(namespace, key, value)       -- JSON documents: trails, tags, channels, ...
+//! checkpoints(consumer PRIMARY KEY, position)
+//! ```
+//!
+//! # Durability and group commit
+//!
+//! The file runs in WAL mode with `synchronous=FULL`, so a committed transaction has been
+//! `fsync`ed. All writes go through one writer thread ([`writer`]). It takes every commit that
+//! is waiting, applies each inside its own SAVEPOINT (so one failing commit does not take its
+//! neighbours down), commits the transaction once — one `fsync` for the whole group — and only
+//! then answers each caller. A caller is never told "done" before its data is on disk.
+//!
+//! Reads use a small pool of separate read-only connections; WAL lets them run beside the writer.
+
+mod reader;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+
+use async_trait::async_trait;
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use crate::{CatalogWrite, Commit, CommitReceipt, Store, StoreError, StoreErrorKind, StoredEvent};
+use writer::Job;
+
+/// The SQLite implementation of [`Store`]. Cheap to clone; clones share the writer.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    jobs: Mutex<mpsc::Sender<Job>>,
+    readers: reader::Pool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path` and starts its writer thread.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open(path)?;
+        schema::prepare_writer(&conn)?;
+        let jobs = writer::spawn(conn)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                jobs: Mutex::new(jobs),
+                readers: reader::Pool::new(path.to_path_buf()),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Hands a job to the writer thread and waits for its answer.
+    async fn send<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        {
+            let jobs = self.inner.jobs.lock().unwrap_or_else(|p| p.into_inner());
+            jobs.send(make(tx)).map_err(|_| {
+                StoreError::new(StoreErrorKind::Closed, "the store writer has stopped")
+            })?;
+        }
+        // A dropped reply sender means the writer died mid-job: report it, never assume success.
+        rx.await.map_err(|_| {
+            StoreError::new(
+                StoreErrorKind::Closed,
+                "the store writer stopped before answering",
+            )
+        })?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.readers.with(f))
+            .await
+            .map_err(|e| {
+                StoreError::new(StoreErrorKind::Backend, format!("reader task failed: {e}"))
+            })?
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
+        self.send(|reply| Job::Commit { commit, reply }).await
+    }
+
+    async fn read_events(
+        &self,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read(move |c| reader::events_after(c, after_seq, limit))
+            .await
+    }
+
+    async fn event_by_id(&self, event_id: &str) -> Result<Option<StoredEvent>, StoreError> {
+        let id = event_id.to_string();
+        self.read(move |c| reader::event_by_id(c, &id)).await
+    }
+
+    async fn last_seq(&self) -> Result<u64, StoreError> {
+        self.read(reader::last_seq).await
+    }
+
+    async fn catalog_get(&self, namespace: &str, key: &str) -> Result<Option<String>, StoreError> {
+        let (ns, key) = (namespace.to_string(), key.to_string());
+        self.read(move |c| reader::catalog_get(c, &ns, &key)).await
+    }
+
+    async fn catalog_list(&self, namespace: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let ns = namespace.to_string();
+        self.read(move |c| reader::catalog_list(c, &ns)).await
+    }
+
+    async fn checkpoint(&self, consumer: &str) -> Result<u64, StoreError> {
+        let consumer = consumer.to_string();
+        self.read(move |c| reader::checkpoint(c, &consumer)).await
+    }
+
+    async fn advance_checkpoint(
+        &self,
+        consumer: &str,
+        expected_from: u64,
+        to: u64,
+        catalog: Vec<CatalogWrite>,
+    ) -> Result<(), StoreError> {
+        let consumer = consumer.to_string();
+        self.send(|reply| Job::Advance {
+            consumer,
+            expected_from,
+            to,
+            catalog,
+            reply,
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+    }
+
+    async fn open() -> (SqliteStore, Fixture) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("events.db")).unwrap();
+        (store, Fixture { _dir: dir })
+    }
+
+    crate::store_conformance_suite!(open);
+}

@@ -1,0 +1,106 @@
+//! Read-only queries, run on a small pool of connections beside the writer.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::{StoreError, StoredEvent};
+
+/// Idle read connections; a reader is opened on demand and returned after use.
+pub(super) struct Pool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// More idle connections than this are closed rather than kept.
+const MAX_IDLE: usize = 8;
+
+impl Pool {
+    pub(super) fn new(path: PathBuf) -> Pool {
+        Pool {
+            path,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(super) fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => {
+                let c = Connection::open(&self.path)?;
+                super::schema::prepare_reader(&c)?;
+                c
+            }
+        };
+        let out = f(&conn);
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
+fn stored_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+    Ok(StoredEvent {
+        seq: row.get::<_, i64>(0)? as u64,
+        event_id: row.get(1)?,
+        received_at_ms: row.get(2)?,
+        record_json: row.get(3)?,
+    })
+}
+
+pub(super) fn events_after(
+    conn: &Connection,
+    after_seq: u64,
+    limit: usize,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, event_id, received_at, record FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![after_seq as i64, limit as i64], stored_event)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(super) fn event_by_id(conn: &Connection, id: &str) -> Result<Option<StoredEvent>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, event_id, received_at, record FROM events WHERE event_id = ?1",
+    )?;
+    Ok(stmt.query_row([id], stored_event).optional()?)
+}
+
+pub(super) fn last_seq(conn: &Connection) -> Result<u64, StoreError> {
+    let seq: Option<i64> = conn.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
+    Ok(seq.unwrap_or(0) as u64)
+}
+
+pub(super) fn catalog_get(
+    conn: &Connection,
+    ns: &str,
+    key: &str,
+) -> Result<Option<String>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT value FROM catalog WHERE namespace = ?1 AND key = ?2")?;
+    Ok(stmt.query_row([ns, key], |r| r.get(0)).optional()?)
+}
+
+pub(super) fn catalog_list(
+    conn: &Connection,
+    ns: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT key, value FROM catalog WHERE namespace = ?1 ORDER BY key")?;
+    let rows = stmt.query_map([ns], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(super) fn checkpoint(conn: &Connection, consumer: &str) -> Result<u64, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT position FROM checkpoints WHERE consumer = ?1")?;
+    let pos: Option<i64> = stmt.query_row([consumer], |r| r.get(0)).optional()?;
+    Ok(pos.unwrap_or(0) as u64)
+}

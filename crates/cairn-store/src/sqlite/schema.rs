@@ -1,0 +1,68 @@
+//! Creating and migrating the schema, and the connection settings that make it durable.
+
+use rusqlite::Connection;
+
+use crate::StoreError;
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA_V1: &str = r#"
+CREATE TABLE IF NOT EXISTS events (
+    seq            INTEGER PRIMARY KEY,
+    event_id       TEXT NOT NULL UNIQUE,
+    received_at    INTEGER NOT NULL,
+    event_time     INTEGER,
+    event_name     TEXT,
+    event_source   TEXT,
+    read_only      INTEGER,
+    username       TEXT,
+    access_key_id  TEXT,
+    event_category TEXT,
+    record         TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS event_resources (
+    seq           INTEGER NOT NULL,
+    resource_type TEXT,
+    resource_name TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS event_resources_seq ON event_resources(seq);
+CREATE TABLE IF NOT EXISTS catalog (
+    namespace TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    value     TEXT NOT NULL,
+    PRIMARY KEY (namespace, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    consumer TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+) WITHOUT ROWID;
+"#;
+
+/// Settings for the single writer connection, then the schema.
+///
+/// `synchronous=FULL` in WAL mode fsyncs the WAL on every commit: that is what makes an
+/// acknowledged event durable. Never lower it — an audit log has no lossy mode.
+pub(super) fn prepare_writer(conn: &Connection) -> Result<(), StoreError> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::new(
+            crate::StoreErrorKind::Backend,
+            format!(
+                "the event store has schema version {version}, newer than this cairn ({SCHEMA_VERSION}); upgrade cairn"
+            ),
+        ));
+    }
+    conn.execute_batch(SCHEMA_V1)?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(())
+}
+
+/// Settings for a read-only connection.
+pub(super) fn prepare_reader(conn: &Connection) -> Result<(), StoreError> {
+    conn.pragma_update(None, "query_only", true)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(())
+}

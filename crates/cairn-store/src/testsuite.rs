@@ -1,0 +1,236 @@
+//! The conformance suite every [`Store`] implementation must pass.
+//!
+//! A backend invokes [`store_conformance_suite!`](crate::store_conformance_suite) with an async
+//! function returning a fresh, empty store plus a guard that keeps its resources alive:
+//!
+//! ```ignore
+//! cairn_store::store_conformance_suite!(open_fresh_store);
+//! ```
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crate::{CatalogWrite, Commit, DuplicateEvents, NewEvent, Store, StoreErrorKind};
+
+/// Expands to one `#[tokio::test]` per conformance check, each on a fresh store from `$open`.
+#[macro_export]
+macro_rules! store_conformance_suite {
+    ($open:path) => {
+        $crate::store_conformance_suite!(@tests $open;
+            append_assigns_gapless_seqs_in_order,
+            read_after_append_returns_records,
+            commit_is_atomic_on_duplicate,
+            duplicates_can_be_skipped,
+            catalog_writes_commit_with_events,
+            checkpoints_refuse_to_go_backwards,
+            concurrent_commits_all_land_without_gaps,
+        );
+    };
+    (@tests $open:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let (store, _guard) = $open().await;
+                $crate::testsuite::$name(std::sync::Arc::new(store)).await;
+            }
+        )*
+    };
+}
+
+/// Sequence numbers start at 1 and grow by one per event, across commits.
+pub async fn append_assigns_gapless_seqs_in_order(store: Arc<impl Store>) {
+    assert_eq!(store.last_seq().await.unwrap(), 0);
+    let r1 = store
+        .commit(Commit::events(vec![
+            NewEvent::for_test("a", "A"),
+            NewEvent::for_test("b", "B"),
+        ]))
+        .await
+        .unwrap();
+    let r2 = store
+        .commit(Commit::events(vec![NewEvent::for_test("c", "C")]))
+        .await
+        .unwrap();
+    assert_eq!(r1.seqs, vec![Some(1), Some(2)]);
+    assert_eq!(r2.seqs, vec![Some(3)]);
+    assert_eq!(store.last_seq().await.unwrap(), 3);
+}
+
+/// What was appended can be read back, in order, and found by id.
+pub async fn read_after_append_returns_records(store: Arc<impl Store>) {
+    let events: Vec<_> = (0..10)
+        .map(|i| NewEvent::for_test(&format!("e{i}"), "X"))
+        .collect();
+    store.commit(Commit::events(events.clone())).await.unwrap();
+    let read = store.read_events(3, 4).await.unwrap();
+    assert_eq!(
+        read.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![4, 5, 6, 7]
+    );
+    assert_eq!(read[0].event_id, "e3");
+    assert_eq!(read[0].record_json, events[3].record_json);
+    let found = store.event_by_id("e9").await.unwrap().unwrap();
+    assert_eq!(found.seq, 10);
+    assert!(store.event_by_id("nope").await.unwrap().is_none());
+}
+
+/// A commit whose second event duplicates a stored id leaves nothing behind — not even its
+/// first event or its catalog writes — and does not consume sequence numbers.
+pub async fn commit_is_atomic_on_duplicate(store: Arc<impl Store>) {
+    store
+        .commit(Commit::events(vec![NewEvent::for_test("dup", "A")]))
+        .await
+        .unwrap();
+    let bad = Commit {
+        events: vec![
+            NewEvent::for_test("fresh", "B"),
+            NewEvent::for_test("dup", "C"),
+        ],
+        catalog: vec![CatalogWrite::put("trail", "t1", "{}".into())],
+        duplicates: DuplicateEvents::Reject,
+    };
+    let err = store.commit(bad).await.unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::DuplicateEvent);
+    assert!(store.event_by_id("fresh").await.unwrap().is_none());
+    assert!(store.catalog_get("trail", "t1").await.unwrap().is_none());
+    let next = store
+        .commit(Commit::events(vec![NewEvent::for_test("after", "D")]))
+        .await
+        .unwrap();
+    assert_eq!(
+        next.seqs,
+        vec![Some(2)],
+        "a rolled-back commit must not leave a seq gap"
+    );
+}
+
+/// With [`DuplicateEvents::Skip`], known ids are skipped and the rest are appended.
+pub async fn duplicates_can_be_skipped(store: Arc<impl Store>) {
+    store
+        .commit(Commit::events(vec![NewEvent::for_test("x", "A")]))
+        .await
+        .unwrap();
+    let receipt = store
+        .commit(Commit {
+            events: vec![NewEvent::for_test("x", "A"), NewEvent::for_test("y", "B")],
+            duplicates: DuplicateEvents::Skip,
+            ..Commit::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(receipt.seqs, vec![None, Some(2)]);
+    assert_eq!(store.last_seq().await.unwrap(), 2);
+}
+
+/// Catalog writes and deletes land with their commit.
+pub async fn catalog_writes_commit_with_events(store: Arc<impl Store>) {
+    store
+        .commit(Commit {
+            events: vec![NewEvent::for_test("e1", "CreateTrail")],
+            catalog: vec![
+                CatalogWrite::put("trail", "b", r#"{"n":"b"}"#.into()),
+                CatalogWrite::put("trail", "a", r#"{"n":"a"}"#.into()),
+                CatalogWrite::put("other", "a", "1".into()),
+            ],
+            ..Commit::default()
+        })
+        .await
+        .unwrap();
+    let list = store.catalog_list("trail").await.unwrap();
+    assert_eq!(
+        list,
+        vec![
+            ("a".into(), r#"{"n":"a"}"#.into()),
+            ("b".into(), r#"{"n":"b"}"#.into())
+        ]
+    );
+    store
+        .commit(Commit {
+            events: vec![NewEvent::for_test("e2", "DeleteTrail")],
+            catalog: vec![CatalogWrite::delete("trail", "a")],
+            ..Commit::default()
+        })
+        .await
+        .unwrap();
+    assert!(store.catalog_get("trail", "a").await.unwrap().is_none());
+    assert_eq!(
+        store.catalog_get("other", "a").await.unwrap().as_deref(),
+        Some("1")
+    );
+}
+
+/// A checkpoint moves only from where it is, never backwards, with its catalog writes.
+pub async fn checkpoints_refuse_to_go_backwards(store: Arc<impl Store>) {
+    assert_eq!(store.checkpoint("delivery/t1").await.unwrap(), 0);
+    store
+        .advance_checkpoint(
+            "delivery/t1",
+            0,
+            5,
+            vec![CatalogWrite::put("logfile", "k1", "{}".into())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.checkpoint("delivery/t1").await.unwrap(), 5);
+    assert!(store.catalog_get("logfile", "k1").await.unwrap().is_some());
+    let stale = store
+        .advance_checkpoint(
+            "delivery/t1",
+            0,
+            9,
+            vec![CatalogWrite::put("logfile", "k2", "{}".into())],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(stale.kind(), StoreErrorKind::CheckpointConflict);
+    assert!(store.catalog_get("logfile", "k2").await.unwrap().is_none());
+    let back = store
+        .advance_checkpoint("delivery/t1", 5, 3, vec![])
+        .await
+        .unwrap_err();
+    assert_eq!(back.kind(), StoreErrorKind::CheckpointConflict);
+    assert_eq!(store.checkpoint("delivery/t1").await.unwrap(), 5);
+    assert_eq!(store.checkpoint("delivery/other").await.unwrap(), 0);
+}
+
+/// Many concurrent writers: every acknowledged event is present exactly once, seqs are gapless,
+/// and each writer's own events appear in the order it committed them.
+pub async fn concurrent_commits_all_land_without_gaps(store: Arc<impl Store>) {
+    let writers = 32;
+    let per_writer = 40;
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..per_writer {
+                let r = store
+                    .commit(Commit::events(vec![NewEvent::for_test(
+                        &format!("w{w}-{i}"),
+                        "X",
+                    )]))
+                    .await
+                    .unwrap();
+                seqs.push(r.seqs[0].unwrap());
+            }
+            seqs
+        }));
+    }
+    let mut all = BTreeSet::new();
+    for t in tasks {
+        let seqs = t.await.unwrap();
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "a writer's events must stay in order"
+        );
+        all.extend(seqs);
+    }
+    let total = (writers * per_writer) as u64;
+    assert_eq!(all.len() as u64, total);
+    assert_eq!(
+        all.iter().copied().collect::<Vec<_>>(),
+        (1..=total).collect::<Vec<_>>()
+    );
+    let read = store.read_events(0, 10_000).await.unwrap();
+    assert_eq!(read.len() as u64, total);
+}

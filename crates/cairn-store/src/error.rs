@@ -12,6 +12,8 @@ pub enum StoreErrorKind {
     CheckpointConflict,
     /// An event with the same `eventID` exists and the commit asked to reject duplicates.
     DuplicateEvent,
+    /// The event cannot be stored as given (e.g. it has no `eventID`). Nothing was committed.
+    InvalidEvent,
     /// The store is shutting down or its writer has stopped; nothing was committed.
     Closed,
 }

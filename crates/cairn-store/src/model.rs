@@ -1,5 +1,10 @@
 //! The values that cross the [`crate::Store`] boundary.
 
+use cairn_core::record::EventRecord;
+
+use crate::{StoreError, StoreErrorKind};
+use serde_json::Value;
+
 /// The lookup fields of an event, extracted once at write time so history queries can use
 /// indexes instead of parsing records.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,6 +27,22 @@ pub struct EventIndex {
     pub resources: Vec<(Option<String>, String)>,
 }
 
+impl EventIndex {
+    /// The lookup fields of `record`.
+    pub fn of(record: &EventRecord) -> EventIndex {
+        EventIndex {
+            event_time: record.event_time_utc().map(|t| t.timestamp()),
+            event_name: record.event_name.as_str().map(str::to_owned),
+            event_source: record.event_source.as_str().map(str::to_owned),
+            read_only: record.read_only(),
+            username: record.lookup_username(),
+            access_key_id: record.access_key_id().map(str::to_owned),
+            event_category: record.event_category.as_str().map(str::to_owned),
+            resources: record.lookup_resources(),
+        }
+    }
+}
+
 /// An event to append: its identity, when Cairn received it, its index fields and the record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvent {
@@ -36,6 +57,30 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
+    /// An event for `record`, received at `received_at_ms`; the record is stored as given.
+    ///
+    /// Fails if the record has no string `eventID`: the log is keyed by it.
+    pub fn from_record(
+        record: &EventRecord,
+        record_json: String,
+        received_at_ms: i64,
+    ) -> Result<NewEvent, StoreError> {
+        let event_id = record
+            .event_id
+            .as_str()
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| StoreError::new(StoreErrorKind::InvalidEvent, "the record has no eventID"))?
+            .to_string();
+        Ok(NewEvent { event_id, received_at_ms, index: EventIndex::of(record), record_json })
+    }
+
+    /// An event for a record given as a JSON value (e.g. one Cairn built itself).
+    pub fn from_record_value(value: &Value, received_at_ms: i64) -> Result<NewEvent, StoreError> {
+        let record = EventRecord::from_value(value.clone())
+            .map_err(|e| StoreError::new(StoreErrorKind::InvalidEvent, e.to_string()))?;
+        NewEvent::from_record(&record, value.to_string(), received_at_ms)
+    }
+
     /// A small event for tests and examples.
     pub fn for_test(event_id: &str, event_name: &str) -> NewEvent {
         NewEvent {

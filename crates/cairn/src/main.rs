@@ -1,1 +1,55 @@
-fn main() {}
+//! `cairn`: the command-line entry point.
+//!
+//! ```text
+//! cairn serve                 run the service (embedded defaults: 127.0.0.1:4590, ./cairn-data)
+//! cairn users add|list|remove manage access keys
+//! cairn bench append          measure durable appends per second
+//! ```
+
+mod bench;
+mod config;
+mod data_dir;
+mod serve;
+mod server;
+mod tls;
+mod users;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Cairn: a self-hosted audit trail service that speaks the AWS CloudTrail API.
+#[derive(Debug, Parser)]
+#[command(name = "cairn", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service.
+    Serve(Box<config::ServeArgs>),
+    /// Manage principals (access keys) and their roles.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+    /// Benchmarks that print figures.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(*args),
+        Command::Users(cmd) => users::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cairn: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

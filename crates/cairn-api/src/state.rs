@@ -1,0 +1,82 @@
+//! What every request handler can reach: the store, credentials, settings and the clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_store::Store;
+use chrono::{DateTime, Utc};
+
+use crate::credentials::CredentialStore;
+
+/// Where "now" comes from; tests pass a fixed clock.
+pub trait Clock: Send + Sync + 'static {
+    /// The current time, UTC.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Settings of the API edge.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// The 12-digit account id Cairn answers as.
+    pub account_id: String,
+    /// The region Cairn answers as (`awsRegion`, SigV4 scope).
+    pub region: String,
+    /// How far a request's `X-Amz-Date` may be from now (AWS: 15 minutes).
+    pub max_clock_skew: Duration,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// `false` only with `--insecure-no-auth`: every caller is the admin, unauthenticated.
+    pub require_auth: bool,
+}
+
+impl ApiConfig {
+    /// Defaults for tests: account `123456789012`, `us-east-1`, auth on.
+    pub fn for_test() -> ApiConfig {
+        ApiConfig {
+            account_id: "123456789012".into(),
+            region: "us-east-1".into(),
+            max_clock_skew: Duration::from_secs(15 * 60),
+            max_body_bytes: 2 * 1024 * 1024,
+            require_auth: true,
+        }
+    }
+}
+
+/// Shared state of the server.
+#[derive(Clone)]
+pub struct AppState {
+    /// The event log and catalog.
+    pub store: Arc<dyn Store>,
+    /// Access keys and the principals they belong to.
+    pub credentials: Arc<CredentialStore>,
+    /// Settings.
+    pub config: Arc<ApiConfig>,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// Held by every state-changing call from reading the catalog until its commit is durable,
+    /// so two writes never decide on the same stale state. Reads never take it.
+    pub write_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl AppState {
+    /// State over `store` and `credentials` with the system clock.
+    pub fn new(store: Arc<dyn Store>, credentials: Arc<CredentialStore>, config: ApiConfig) -> AppState {
+        AppState {
+            store,
+            credentials,
+            config: Arc::new(config),
+            clock: Arc::new(SystemClock),
+            write_lock: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+}

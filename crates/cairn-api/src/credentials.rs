@@ -20,28 +20,7 @@ use cairn_core::principal::{IdentityType, Principal, Role};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-/// A secret access key. Prints as a placeholder; use [`Secret::expose`] to read it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-
-    /// The secret text. Call only where the secret is needed (signing, first-start banner).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+use crate::sigv4::SecretKey;
 
 /// One access key and the principal it authenticates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,7 +36,7 @@ pub struct UserKey {
     /// The access key id (`AKIA...`).
     pub access_key_id: String,
     /// The secret access key.
-    pub secret_access_key: Secret,
+    pub secret_access_key: SecretKey,
 }
 
 impl UserKey {
@@ -73,7 +52,7 @@ impl UserKey {
             role,
             principal_id,
             access_key_id: format!("AKIA{}", random_chars(16, UPPER_ALNUM)),
-            secret_access_key: Secret(random_chars(40, SECRET_CHARS)),
+            secret_access_key: SecretKey::new(random_chars(40, SECRET_CHARS)),
         }
     }
 
@@ -95,7 +74,9 @@ const SECRET_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 
 fn random_chars(n: usize, alphabet: &[u8]) -> String {
     let mut rng = rand::rng();
-    (0..n).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect()
+    (0..n)
+        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
+        .collect()
 }
 
 /// The credentials file: `{"users": [UserKey, ...]}`.
@@ -110,7 +91,10 @@ impl CredentialFile {
     pub fn load(path: &Path) -> std::io::Result<CredentialFile> {
         match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{}: {e}", path.display()),
+                )
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CredentialFile::default()),
             Err(e) => Err(e),
@@ -152,18 +136,28 @@ struct Loaded {
 
 impl fmt::Debug for CredentialStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CredentialStore").field("file", &self.file).finish_non_exhaustive()
+        f.debug_struct("CredentialStore")
+            .field("file", &self.file)
+            .finish_non_exhaustive()
     }
 }
 
 impl CredentialStore {
     /// Keys from `file` (re-read on change) plus `fixed` keys from config and environment.
-    pub fn new(account_id: &str, file: Option<PathBuf>, fixed: Vec<UserKey>) -> std::io::Result<CredentialStore> {
+    pub fn new(
+        account_id: &str,
+        file: Option<PathBuf>,
+        fixed: Vec<UserKey>,
+    ) -> std::io::Result<CredentialStore> {
         let store = CredentialStore {
             account_id: account_id.to_string(),
             file,
             fixed,
-            state: RwLock::new(Loaded { by_key: HashMap::new(), file_mtime: None, checked_at: Instant::now() }),
+            state: RwLock::new(Loaded {
+                by_key: HashMap::new(),
+                file_mtime: None,
+                checked_at: Instant::now(),
+            }),
         };
         store.reload()?;
         Ok(store)
@@ -175,8 +169,18 @@ impl CredentialStore {
     }
 
     /// The key and principal for `access_key_id`, if known.
-    pub fn lookup(&self, access_key_id: &str) -> Option<(Secret, Principal)> {
-        self.refresh_if_changed();
+    pub fn lookup(&self, access_key_id: &str) -> Option<(SecretKey, Principal)> {
+        // Known keys re-check the file at most once a second (to notice removals); an unknown key
+        // checks at once, so a user just added works on its first call.
+        self.refresh_if_changed(false);
+        if let Some(found) = self.get(access_key_id) {
+            return Some(found);
+        }
+        self.refresh_if_changed(true);
+        self.get(access_key_id)
+    }
+
+    fn get(&self, access_key_id: &str) -> Option<(SecretKey, Principal)> {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
         state
             .by_key
@@ -187,14 +191,19 @@ impl CredentialStore {
     /// Any admin principal, used as the caller under `--insecure-no-auth`.
     pub fn any_admin(&self) -> Option<Principal> {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-        let mut admins: Vec<_> = state.by_key.values().filter(|k| k.role == Role::Admin).collect();
+        let mut admins: Vec<_> = state
+            .by_key
+            .values()
+            .filter(|k| k.role == Role::Admin)
+            .collect();
         admins.sort_by(|a, b| a.access_key_id.cmp(&b.access_key_id));
         admins.first().map(|k| k.principal(&self.account_id))
     }
 
-    fn refresh_if_changed(&self) {
+    /// Re-reads the file if its modification time changed; unless `now`, at most once a second.
+    fn refresh_if_changed(&self, now: bool) {
         let Some(path) = &self.file else { return };
-        {
+        if !now {
             let state = self.state.read().unwrap_or_else(|p| p.into_inner());
             if state.checked_at.elapsed().as_secs() < 1 {
                 return;
@@ -206,10 +215,8 @@ impl CredentialStore {
             state.checked_at = Instant::now();
             state.file_mtime == mtime
         };
-        if !unchanged {
-            if let Err(e) = self.reload() {
-                tracing::warn!(error = %e, "could not re-read the credentials file; keeping the keys already loaded");
-            }
+        if !unchanged && let Err(e) = self.reload() {
+            tracing::warn!(error = %e, "could not re-read the credentials file; keeping the keys already loaded");
         }
     }
 
@@ -226,7 +233,11 @@ impl CredentialStore {
             by_key.insert(k.access_key_id.clone(), k);
         }
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        *state = Loaded { by_key, file_mtime: mtime, checked_at: Instant::now() };
+        *state = Loaded {
+            by_key,
+            file_mtime: mtime,
+            checked_at: Instant::now(),
+        };
         Ok(())
     }
 }
@@ -237,7 +248,12 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print() {
-        let k = UserKey::generate("alice", IdentityType::IamUser, Role::Auditor, "123456789012");
+        let k = UserKey::generate(
+            "alice",
+            IdentityType::IamUser,
+            Role::Auditor,
+            "123456789012",
+        );
         let shown = format!("{k:?}");
         assert!(!shown.contains(k.secret_access_key.expose()));
         assert!(k.access_key_id.starts_with("AKIA") && k.access_key_id.len() == 20);
@@ -249,7 +265,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("credentials.json");
         let admin = UserKey::generate("root", IdentityType::Root, Role::Admin, "123456789012");
-        CredentialFile { users: vec![admin.clone()] }.save(&path).unwrap();
+        CredentialFile {
+            users: vec![admin.clone()],
+        }
+        .save(&path)
+        .unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -264,8 +284,14 @@ mod tests {
         let bob = UserKey::generate("bob", IdentityType::IamUser, Role::Auditor, "123456789012");
         // Make sure the modification time moves even on coarse-grained file systems.
         std::thread::sleep(std::time::Duration::from_millis(1100));
-        CredentialFile { users: vec![admin, bob.clone()] }.save(&path).unwrap();
-        let (secret, p) = store.lookup(&bob.access_key_id).expect("new user picked up");
+        CredentialFile {
+            users: vec![admin, bob.clone()],
+        }
+        .save(&path)
+        .unwrap();
+        let (secret, p) = store
+            .lookup(&bob.access_key_id)
+            .expect("new user picked up");
         assert_eq!(secret, bob.secret_access_key);
         assert_eq!(p.arn(), "arn:aws:iam::123456789012:user/bob");
     }

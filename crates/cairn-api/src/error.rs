@@ -27,12 +27,24 @@ pub struct ApiError {
 impl ApiError {
     /// A 400 client error with an exception name from the model.
     pub fn client(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status: StatusCode::BAD_REQUEST, code: Cow::Borrowed(code), message: message.into() }
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: Cow::Borrowed(code),
+            message: message.into(),
+        }
     }
 
     /// An error with an explicit status.
-    pub fn with_status(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code: Cow::Borrowed(code), message: message.into() }
+    pub fn with_status(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            status,
+            code: Cow::Borrowed(code),
+            message: message.into(),
+        }
     }
 
     /// A server-side failure. The message is generic on purpose: details go to the log only.

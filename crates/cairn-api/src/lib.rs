@@ -40,7 +40,10 @@ pub fn router(state: AppState) -> Router {
         .route("/", post(ops::cloudtrail_json))
         .layer(from_fn_with_state(state.clone(), layers::audit::layer))
         .layer(from_fn(layers::json_protocol::layer))
-        .layer(from_fn_with_state((state.clone(), CLOUDTRAIL), layers::authenticate::layer));
+        .layer(from_fn_with_state(
+            (state.clone(), CLOUDTRAIL),
+            layers::authenticate::layer,
+        ));
 
     Router::new()
         .merge(cloudtrail)
@@ -54,7 +57,11 @@ async fn no_such_route(req: axum::extract::Request) -> Response {
     ApiError::with_status(
         axum::http::StatusCode::NOT_FOUND,
         "UnknownOperationException",
-        format!("Cairn serves no operation at {} {}", req.method(), req.uri().path()),
+        format!(
+            "Cairn serves no operation at {} {}",
+            req.method(),
+            req.uri().path()
+        ),
     )
     .into_response()
 }

@@ -70,7 +70,11 @@ pub struct AppState {
 
 impl AppState {
     /// State over `store` and `credentials` with the system clock.
-    pub fn new(store: Arc<dyn Store>, credentials: Arc<CredentialStore>, config: ApiConfig) -> AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        credentials: Arc<CredentialStore>,
+        config: ApiConfig,
+    ) -> AppState {
         AppState {
             store,
             credentials,

@@ -77,6 +77,13 @@ pub trait Store: Send + Sync + 'static {
     /// The position (last processed `seq`) of a consumer; 0 if it never advanced.
     async fn checkpoint(&self, consumer: &str) -> Result<u64, StoreError>;
 
+    /// Deletes up to `limit` of the oldest events received before `received_before_ms` (Unix ms)
+    /// that every consumer has already processed (`seq` at or below the lowest checkpoint, when
+    /// any consumer exists). Returns how many were deleted; call again while it returns `limit`.
+    /// Sequence numbers of later events never change.
+    async fn expire_events(&self, received_before_ms: i64, limit: usize)
+    -> Result<u64, StoreError>;
+
     /// Moves a consumer's checkpoint from `expected_from` to `to`, applying `catalog` writes
     /// (the consumer's record of what it produced) in the same transaction.
     async fn advance_checkpoint(

@@ -69,9 +69,16 @@ impl NewEvent {
             .event_id
             .as_str()
             .filter(|id| !id.is_empty())
-            .ok_or_else(|| StoreError::new(StoreErrorKind::InvalidEvent, "the record has no eventID"))?
+            .ok_or_else(|| {
+                StoreError::new(StoreErrorKind::InvalidEvent, "the record has no eventID")
+            })?
             .to_string();
-        Ok(NewEvent { event_id, received_at_ms, index: EventIndex::of(record), record_json })
+        Ok(NewEvent {
+            event_id,
+            received_at_ms,
+            index: EventIndex::of(record),
+            record_json,
+        })
     }
 
     /// An event for a record given as a JSON value (e.g. one Cairn built itself).

@@ -24,6 +24,7 @@ macro_rules! store_conformance_suite {
             catalog_writes_commit_with_events,
             checkpoints_refuse_to_go_backwards,
             concurrent_commits_all_land_without_gaps,
+            expiry_removes_only_old_processed_events,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {
@@ -233,4 +234,51 @@ pub async fn concurrent_commits_all_land_without_gaps(store: Arc<impl Store>) {
     );
     let read = store.read_events(0, 10_000).await.unwrap();
     assert_eq!(read.len() as u64, total);
+}
+
+/// Expiry deletes events received before the cut-off, oldest first, in batches, but never one a
+/// consumer has not processed yet; later sequence numbers are unaffected.
+pub async fn expiry_removes_only_old_processed_events(store: Arc<impl Store>) {
+    let mut events = Vec::new();
+    for i in 0..10 {
+        let mut e = NewEvent::for_test(&format!("e{i}"), "X");
+        e.received_at_ms = 1_000 * i64::from(i);
+        events.push(e);
+    }
+    store.commit(Commit::events(events)).await.unwrap();
+    // A consumer that has processed up to seq 4 protects seq 5 onwards.
+    store
+        .advance_checkpoint("delivery/t", 0, 4, vec![])
+        .await
+        .unwrap();
+    assert_eq!(store.expire_events(7_500, 3).await.unwrap(), 3);
+    assert_eq!(store.expire_events(7_500, 3).await.unwrap(), 1);
+    assert_eq!(store.expire_events(7_500, 3).await.unwrap(), 0);
+    let left: Vec<u64> = store
+        .read_events(0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(left, (5..=10).collect::<Vec<_>>());
+    store
+        .advance_checkpoint("delivery/t", 4, 10, vec![])
+        .await
+        .unwrap();
+    assert_eq!(store.expire_events(7_500, 100).await.unwrap(), 4);
+    let left: Vec<u64> = store
+        .read_events(0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(left, vec![9, 10]);
+    assert!(store.event_by_id("e2").await.unwrap().is_none());
+    let next = store
+        .commit(Commit::events(vec![NewEvent::for_test("new", "X")]))
+        .await
+        .unwrap();
+    assert_eq!(next.seqs, vec![Some(11)]);
 }

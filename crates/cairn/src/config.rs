@@ -45,10 +45,20 @@ pub struct ServeArgs {
     #[arg(long, env = "CAIRN_MAX_CLOCK_SKEW_SECONDS", value_name = "SECONDS")]
     pub max_clock_skew_seconds: Option<u64>,
     /// PEM certificate chain; with --tls-key, serve HTTPS instead of HTTP.
-    #[arg(long, env = "CAIRN_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    #[arg(
+        long,
+        env = "CAIRN_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for --tls-cert.
-    #[arg(long, env = "CAIRN_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    #[arg(
+        long,
+        env = "CAIRN_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
     pub tls_key: Option<PathBuf>,
     /// Admin access key id to use instead of a generated one (environment or TOML only).
     #[arg(skip)]
@@ -116,44 +126,67 @@ impl Settings {
     pub fn resolve(mut args: ServeArgs) -> anyhow::Result<Settings> {
         // Secrets are read from the environment here rather than by clap, so they never show up
         // as flags in `ps` output or in `--help` defaults.
-        args.admin_access_key_id = std::env::var("CAIRN_ADMIN_ACCESS_KEY_ID").ok().filter(|s| !s.is_empty());
-        args.admin_secret_access_key =
-            std::env::var("CAIRN_ADMIN_SECRET_ACCESS_KEY").ok().filter(|s| !s.is_empty());
+        args.admin_access_key_id = std::env::var("CAIRN_ADMIN_ACCESS_KEY_ID")
+            .ok()
+            .filter(|s| !s.is_empty());
+        args.admin_secret_access_key = std::env::var("CAIRN_ADMIN_SECRET_ACCESS_KEY")
+            .ok()
+            .filter(|s| !s.is_empty());
         let file = match &args.config {
             Some(path) => load_file(path)?,
             None => FileConfig::default(),
         };
-        let region = args.region.or(file.region).unwrap_or_else(|| "us-east-1".into());
+        let region = args
+            .region
+            .or(file.region)
+            .unwrap_or_else(|| "us-east-1".into());
         let account_id = args.account_id.or(file.account_id);
         if let Some(id) = &account_id {
             validate_account_id(id)?;
         }
-        let tls = match (args.tls_cert.or(file.tls_cert), args.tls_key.or(file.tls_key)) {
+        let tls = match (
+            args.tls_cert.or(file.tls_cert),
+            args.tls_key.or(file.tls_key),
+        ) {
             (Some(c), Some(k)) => Some((c, k)),
             (None, None) => None,
             _ => bail!("TLS needs both a certificate (tls_cert) and a key (tls_key)"),
         };
         let admin_key = match (
             args.admin_access_key_id.or(file.admin_access_key_id),
-            args.admin_secret_access_key.or(file.admin_secret_access_key),
+            args.admin_secret_access_key
+                .or(file.admin_secret_access_key),
         ) {
             (Some(id), Some(secret)) => Some((id, secret)),
             (None, None) => None,
-            _ => bail!("an admin key needs both CAIRN_ADMIN_ACCESS_KEY_ID and CAIRN_ADMIN_SECRET_ACCESS_KEY"),
+            _ => bail!(
+                "an admin key needs both CAIRN_ADMIN_ACCESS_KEY_ID and CAIRN_ADMIN_SECRET_ACCESS_KEY"
+            ),
         };
         let retention_days = args.retention_days.or(file.retention_days).unwrap_or(90);
         if retention_days == 0 {
             bail!("retention_days must be at least 1");
         }
         Ok(Settings {
-            listen: args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
-            data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("cairn-data")),
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("cairn-data")),
             account_id,
             region,
             retention: Duration::from_secs(u64::from(retention_days) * 86_400),
-            max_body_bytes: args.max_body_bytes.or(file.max_body_bytes).unwrap_or(2 * 1024 * 1024),
+            max_body_bytes: args
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(2 * 1024 * 1024),
             max_clock_skew: Duration::from_secs(
-                args.max_clock_skew_seconds.or(file.max_clock_skew_seconds).unwrap_or(15 * 60),
+                args.max_clock_skew_seconds
+                    .or(file.max_clock_skew_seconds)
+                    .unwrap_or(15 * 60),
             ),
             tls,
             admin_key,
@@ -164,7 +197,8 @@ impl Settings {
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
 }
 
@@ -212,7 +246,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("cairn.toml");
         std::fs::write(&cfg, "regoin = \"x\"\n").unwrap();
-        let err = Settings::resolve(ServeArgs { config: Some(cfg), ..ServeArgs::default() }).unwrap_err();
+        let err = Settings::resolve(ServeArgs {
+            config: Some(cfg),
+            ..ServeArgs::default()
+        })
+        .unwrap_err();
         assert!(format!("{err:#}").contains("regoin"), "{err:#}");
     }
 }

@@ -29,14 +29,17 @@ struct AccountFile {
 impl DataDir {
     /// Creates the folder (mode 0700) if it does not exist.
     pub fn create(root: &Path) -> anyhow::Result<DataDir> {
-        std::fs::create_dir_all(root).with_context(|| format!("creating data dir {}", root.display()))?;
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("creating data dir {}", root.display()))?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))
                 .with_context(|| format!("restricting {}", root.display()))?;
         }
-        Ok(DataDir { root: root.to_path_buf() })
+        Ok(DataDir {
+            root: root.to_path_buf(),
+        })
     }
 
     /// The folder itself.
@@ -59,7 +62,10 @@ impl DataDir {
     pub fn account_id(&self, configured: Option<&str>) -> anyhow::Result<String> {
         let path = self.root.join("account.json");
         let stored: Option<AccountFile> = match std::fs::read(&path) {
-            Ok(b) => Some(serde_json::from_slice(&b).with_context(|| format!("reading {}", path.display()))?),
+            Ok(b) => Some(
+                serde_json::from_slice(&b)
+                    .with_context(|| format!("reading {}", path.display()))?,
+            ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
@@ -74,11 +80,18 @@ impl DataDir {
                 let mut rng = rand::rng();
                 // A leading non-zero digit keeps the id 12 digits in every tool that parses it.
                 let first = rng.random_range(1..=9u8);
-                let rest: String = (0..11).map(|_| char::from(b'0' + rng.random_range(0..=9u8))).collect();
+                let rest: String = (0..11)
+                    .map(|_| char::from(b'0' + rng.random_range(0..=9u8)))
+                    .collect();
                 format!("{first}{rest}")
             }
         };
-        write_private(&path, &serde_json::to_vec_pretty(&AccountFile { account_id: id.clone() })?)?;
+        write_private(
+            &path,
+            &serde_json::to_vec_pretty(&AccountFile {
+                account_id: id.clone(),
+            })?,
+        )?;
         Ok(id)
     }
 
@@ -86,13 +99,15 @@ impl DataDir {
     /// Returns the key when it was just generated (so it can be shown once).
     pub fn ensure_admin_key(&self, account_id: &str) -> anyhow::Result<Option<UserKey>> {
         let path = self.credentials();
-        let mut file = CredentialFile::load(&path).with_context(|| format!("reading {}", path.display()))?;
+        let mut file =
+            CredentialFile::load(&path).with_context(|| format!("reading {}", path.display()))?;
         if file.users.iter().any(|u| u.role == Role::Admin) {
             return Ok(None);
         }
         let admin = UserKey::generate("root", IdentityType::Root, Role::Admin, account_id);
         file.users.push(admin.clone());
-        file.save(&path).with_context(|| format!("writing {}", path.display()))?;
+        file.save(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
         Ok(Some(admin))
     }
 }
@@ -105,7 +120,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    let mut f = opts
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;

@@ -9,6 +9,7 @@
 mod bench;
 mod config;
 mod data_dir;
+mod retention;
 mod serve;
 mod server;
 mod tls;

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use cairn_api::credentials::{CredentialStore, Secret, UserKey};
+use cairn_api::credentials::{CredentialStore, UserKey};
+use cairn_api::sigv4::SecretKey;
 use cairn_api::{ApiConfig, AppState};
 use cairn_core::principal::{IdentityType, Role};
 use cairn_store::SqliteStore;
@@ -25,7 +26,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
@@ -41,7 +45,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             role: u.role,
             principal_id: format!("AIDA{}", u.access_key_id.trim_start_matches("AKIA")),
             access_key_id: u.access_key_id.clone(),
-            secret_access_key: Secret::new(u.secret_access_key.clone()),
+            secret_access_key: SecretKey::new(u.secret_access_key.clone()),
         })
         .collect();
     let generated = match &settings.admin_key {
@@ -52,7 +56,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
                 role: Role::Admin,
                 principal_id: account_id.clone(),
                 access_key_id: id.clone(),
-                secret_access_key: Secret::new(secret.clone()),
+                secret_access_key: SecretKey::new(secret.clone()),
             });
             None
         }
@@ -73,9 +77,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         require_auth: !settings.insecure_no_auth,
     };
     if settings.insecure_no_auth {
-        tracing::warn!("AUTHENTICATION IS OFF (--insecure-no-auth): anyone who can reach {} acts as the admin", settings.listen);
+        tracing::warn!(
+            "AUTHENTICATION IS OFF (--insecure-no-auth): anyone who can reach {} acts as the admin",
+            settings.listen
+        );
     }
-    let state = AppState::new(Arc::new(store), credentials, config);
+    let store: Arc<dyn cairn_store::Store> = Arc::new(store);
+    tokio::spawn(crate::retention::run(store.clone(), settings.retention));
+    let state = AppState::new(store, credentials, config);
     let app = cairn_api::router(state);
 
     let tls = match &settings.tls {

@@ -21,7 +21,12 @@ use tower::ServiceExt as _;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains open connections.
-pub async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, app: Router, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    app: Router,
+    shutdown: impl Future<Output = ()>,
+) {
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -50,8 +55,12 @@ pub async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, app: Router,
                 }
                 Some(acceptor) => match acceptor.accept(stream).await {
                     Ok(stream) => {
-                        let info = ConnectionInfo { peer, tls: Some(crate::tls::facts(stream.get_ref().1)) };
-                        let conn = builder.serve_connection(TokioIo::new(stream), service(app, info));
+                        let info = ConnectionInfo {
+                            peer,
+                            tls: Some(crate::tls::facts(stream.get_ref().1)),
+                        };
+                        let conn =
+                            builder.serve_connection(TokioIo::new(stream), service(app, info));
                         watcher.watch(conn.into_owned()).await
                     }
                     Err(e) => {
@@ -75,11 +84,17 @@ pub async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, app: Router,
 fn service(
     app: Router,
     info: ConnectionInfo,
-) -> TowerToHyperService<impl tower::Service<Request<hyper::body::Incoming>, Response = axum::response::Response, Error = std::convert::Infallible, Future: Send> + Clone> {
+) -> TowerToHyperService<
+    impl tower::Service<
+        Request<hyper::body::Incoming>,
+        Response = axum::response::Response,
+        Error = std::convert::Infallible,
+        Future: Send,
+    > + Clone,
+> {
     let svc = app.map_request(move |mut req: Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(info.clone());
         req.map(axum::body::Body::new)
     });
     TowerToHyperService::new(svc)
 }
-

@@ -23,12 +23,14 @@ pub fn acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
     ))
     .with_context(|| format!("reading the private key from {}", key.display()))?
     .with_context(|| format!("{} holds no PEM private key", key.display()))?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .context("TLS certificate and key do not match")?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .context("TLS protocol versions")?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .context("TLS certificate and key do not match")?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
@@ -46,7 +48,11 @@ pub fn facts(conn: &ServerConnection) -> TlsFacts {
         .and_then(|s| s.suite().as_str())
         .map(openssl_name)
         .unwrap_or_else(|| "unknown".to_string());
-    TlsFacts { tls_version: version, cipher_suite: suite, client_provided_host_header: None }
+    TlsFacts {
+        tls_version: version,
+        cipher_suite: suite,
+        client_provided_host_header: None,
+    }
 }
 
 /// CloudTrail names suites the OpenSSL way (`ECDHE-RSA-AES128-GCM-SHA256`, `TLS_AES_128_GCM_SHA256`).
@@ -69,7 +75,13 @@ fn openssl_name(iana: &str) -> String {
 mod tests {
     #[test]
     fn suite_names_follow_cloudtrail() {
-        assert_eq!(super::openssl_name("TLS13_AES_128_GCM_SHA256"), "TLS_AES_128_GCM_SHA256");
-        assert_eq!(super::openssl_name("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"), "ECDHE-RSA-AES128-GCM-SHA256");
+        assert_eq!(
+            super::openssl_name("TLS13_AES_128_GCM_SHA256"),
+            "TLS_AES_128_GCM_SHA256"
+        );
+        assert_eq!(
+            super::openssl_name("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+            "ECDHE-RSA-AES128-GCM-SHA256"
+        );
     }
 }

@@ -42,43 +42,55 @@ pub enum UsersCommand {
 
 pub fn run(cmd: UsersCommand) -> anyhow::Result<()> {
     match cmd {
-        UsersCommand::Add { name, role, data_dir } => {
+        UsersCommand::Add {
+            name,
+            role,
+            data_dir,
+        } => {
             validate_user_name(&name)?;
             let data = DataDir::create(&data_dir)?;
             let account_id = data.account_id(None)?;
             let path = data.credentials();
-            let mut file = CredentialFile::load(&path).with_context(|| format!("reading {}", path.display()))?;
+            let mut file = CredentialFile::load(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
             if file.users.iter().any(|u| u.name == name) {
                 bail!("a user named {name:?} already exists");
             }
             let key = UserKey::generate(&name, IdentityType::IamUser, role, &account_id);
             file.users.push(key.clone());
-            file.save(&path).with_context(|| format!("writing {}", path.display()))?;
+            file.save(&path)
+                .with_context(|| format!("writing {}", path.display()))?;
             println!("user {name} ({role}) in account {account_id}; the secret is shown only now:");
             println!("AWS_ACCESS_KEY_ID={}", key.access_key_id);
             println!("AWS_SECRET_ACCESS_KEY={}", key.secret_access_key.expose());
         }
         UsersCommand::List { data_dir } => {
             let path = data_dir.join("credentials.json");
-            let file = CredentialFile::load(&path).with_context(|| format!("reading {}", path.display()))?;
+            let file = CredentialFile::load(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
             println!("{:<24} {:<8} {:<8} ACCESS KEY ID", "NAME", "TYPE", "ROLE");
             for u in file.users {
                 let kind = match u.identity {
                     IdentityType::Root => "root",
                     IdentityType::IamUser => "user",
                 };
-                println!("{:<24} {:<8} {:<8} {}", u.name, kind, u.role, u.access_key_id);
+                println!(
+                    "{:<24} {:<8} {:<8} {}",
+                    u.name, kind, u.role, u.access_key_id
+                );
             }
         }
         UsersCommand::Remove { name, data_dir } => {
             let path = data_dir.join("credentials.json");
-            let mut file = CredentialFile::load(&path).with_context(|| format!("reading {}", path.display()))?;
+            let mut file = CredentialFile::load(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
             let before = file.users.len();
             file.users.retain(|u| u.name != name);
             if file.users.len() == before {
                 bail!("no user named {name:?}");
             }
-            file.save(&path).with_context(|| format!("writing {}", path.display()))?;
+            file.save(&path)
+                .with_context(|| format!("writing {}", path.display()))?;
             println!("removed user {name}");
         }
     }
@@ -89,7 +101,9 @@ pub fn run(cmd: UsersCommand) -> anyhow::Result<()> {
 fn validate_user_name(name: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
     if !ok {
         bail!("user name {name:?} must be 1-64 letters, digits or +=,.@_-");
     }

@@ -47,7 +47,14 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     };
     if !facts.operation.allowed_for(facts.principal.role) {
         let denial = access_denied(&facts, &state);
-        return finish(&state, &facts, denial.clone().into_response(), Outcome::Failed(denial), Vec::new()).await;
+        return finish(
+            &state,
+            &facts,
+            denial.clone().into_response(),
+            Outcome::Failed(denial),
+            Vec::new(),
+        )
+        .await;
     }
 
     let _write_guard = match facts.operation.access() {
@@ -55,7 +62,11 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         Access::Read | Access::Ingest => None,
     };
     let mut resp = next.run(req).await;
-    let changes = resp.extensions_mut().remove::<PendingChanges>().unwrap_or_default().0;
+    let changes = resp
+        .extensions_mut()
+        .remove::<PendingChanges>()
+        .unwrap_or_default()
+        .0;
     let (outcome, resp) = match resp.extensions().get::<ApiError>().cloned() {
         Some(err) => (Outcome::Failed(err), resp),
         None => {
@@ -68,10 +79,17 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
                 }
             };
             let json = serde_json::from_slice::<Value>(&bytes).ok();
-            (Outcome::Succeeded(json), Response::from_parts(parts, Body::from(bytes)))
+            (
+                Outcome::Succeeded(json),
+                Response::from_parts(parts, Body::from(bytes)),
+            )
         }
     };
-    let changes = if matches!(outcome, Outcome::Succeeded(_)) { changes } else { Vec::new() };
+    let changes = if matches!(outcome, Outcome::Succeeded(_)) {
+        changes
+    } else {
+        Vec::new()
+    };
     finish(&state, &facts, resp, outcome, changes).await
 }
 
@@ -98,7 +116,10 @@ impl CallFacts {
             principal: ext.get::<Authenticated>()?.principal().clone(),
             operation: *ext.get::<Operation>()?,
             request_id: ext.get::<RequestId>()?.0.clone(),
-            request: ext.get::<RequestJson>().map(|j| j.0.clone()).unwrap_or(Value::Null),
+            request: ext
+                .get::<RequestJson>()
+                .map(|j| j.0.clone())
+                .unwrap_or(Value::Null),
             connection: ext.get::<ConnectionInfo>().cloned(),
             user_agent: header_text(req.headers(), header::USER_AGENT.as_str()),
             host: header_text(req.headers(), header::HOST.as_str()),
@@ -107,11 +128,17 @@ impl CallFacts {
 }
 
 fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 fn access_denied(facts: &CallFacts, state: &AppState) -> ApiError {
-    let service = facts.operation.event_source().trim_end_matches(".amazonaws.com");
+    let service = facts
+        .operation
+        .event_source()
+        .trim_end_matches(".amazonaws.com");
     ApiError::client(
         "AccessDeniedException",
         format!(
@@ -139,14 +166,23 @@ async fn finish(
         .as_ref()
         .map(|c| c.peer.ip().to_string())
         .unwrap_or_else(|| "127.0.0.1".to_string());
-    let tls = facts.connection.as_ref().and_then(|c| c.tls.as_ref()).map(|t| {
-        let mut t = t.clone();
-        t.client_provided_host_header = facts.host.clone();
-        t
-    });
+    let tls = facts
+        .connection
+        .as_ref()
+        .and_then(|c| c.tls.as_ref())
+        .map(|t| {
+            let mut t = t.clone();
+            t.client_provided_host_header = facts.host.clone();
+            t
+        });
     let call_outcome = match &outcome {
-        Outcome::Succeeded(body) => CallOutcome::Success { response: body.as_ref() },
-        Outcome::Failed(e) => CallOutcome::Failure { code: &e.code, message: &e.message },
+        Outcome::Succeeded(body) => CallOutcome::Success {
+            response: body.as_ref(),
+        },
+        Outcome::Failed(e) => CallOutcome::Failure {
+            code: &e.code,
+            message: &e.message,
+        },
     };
     let now = state.clock.now();
     let record = api_call_record(&ApiCall {
@@ -170,7 +206,11 @@ async fn finish(
             return ApiError::internal().into_response();
         }
     };
-    let commit = Commit { events: vec![event], catalog: changes, ..Commit::default() };
+    let commit = Commit {
+        events: vec![event],
+        catalog: changes,
+        ..Commit::default()
+    };
     match state.store.commit(commit).await {
         Ok(_) => resp,
         Err(e) => {

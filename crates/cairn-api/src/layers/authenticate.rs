@@ -28,7 +28,8 @@ impl Authenticated {
 
 impl SecretLookup for crate::credentials::CredentialStore {
     fn secret_for(&self, access_key_id: &str) -> Option<SecretKey> {
-        self.lookup(access_key_id).map(|(secret, _)| SecretKey::new(secret.expose()))
+        self.lookup(access_key_id)
+            .map(|(secret, _)| SecretKey::new(secret.expose()))
     }
 }
 
@@ -52,8 +53,17 @@ fn authenticate(state: &AppState, services: &[&str], req: &Request) -> Result<Pr
         tracing::warn!("serving an unauthenticated request as the admin (--insecure-no-auth)");
         return state.credentials.any_admin().ok_or_else(ApiError::internal);
     }
-    let body = req.extensions().get::<RawBody>().map(|b| b.0.as_ref()).unwrap_or_default();
-    let parts = RequestParts { method: req.method(), uri: req.uri(), headers: req.headers(), body };
+    let body = req
+        .extensions()
+        .get::<RawBody>()
+        .map(|b| b.0.as_ref())
+        .unwrap_or_default();
+    let parts = RequestParts {
+        method: req.method(),
+        uri: req.uri(),
+        headers: req.headers(),
+        body,
+    };
     let policy = VerifyPolicy {
         region: &state.config.region,
         services,
@@ -62,7 +72,10 @@ fn authenticate(state: &AppState, services: &[&str], req: &Request) -> Result<Pr
         allow_unsigned_payload: false,
     };
     let verified = sigv4::verify(&parts, state.credentials.as_ref(), &policy).map_err(|e| {
-        tracing::info!(error_code = e.kind().aws_code(), "request authentication failed");
+        tracing::info!(
+            error_code = e.kind().aws_code(),
+            "request authentication failed"
+        );
         ApiError {
             status: e.kind().http_status(),
             code: e.kind().aws_code().into(),

@@ -13,8 +13,12 @@ use serde_json::Value;
 use crate::ApiError;
 use crate::layers::body::RawBody;
 
-/// The `X-Amz-Target` prefix of the CloudTrail control plane.
-pub const TARGET_PREFIX: &str = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101";
+/// The `X-Amz-Target` prefixes of the CloudTrail control plane: botocore sends the full one,
+/// the Smithy-generated SDKs (Rust, Go v2, JS v3) the service shape name only.
+pub const TARGET_PREFIXES: [&str; 2] = [
+    "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101",
+    "CloudTrail_20131101",
+];
 
 /// The request body as a JSON object (an empty body counts as `{}`).
 #[derive(Debug, Clone)]
@@ -26,7 +30,11 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
         Ok(op) => op,
         Err(e) => return e.into_response(),
     };
-    let body = req.extensions().get::<RawBody>().map(|b| b.0.clone()).unwrap_or_default();
+    let body = req
+        .extensions()
+        .get::<RawBody>()
+        .map(|b| b.0.clone())
+        .unwrap_or_default();
     let json = match parse_body(&body) {
         Ok(v) => v,
         Err(e) => return e.into_response(),
@@ -41,11 +49,18 @@ fn operation(req: &Request) -> Result<Operation, ApiError> {
         .headers()
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| ApiError::client("UnknownOperationException", "Missing X-Amz-Target header."))?;
-    let unknown = || ApiError::client("UnknownOperationException", format!("Unknown operation {target}"));
-    let name = target
-        .strip_prefix(TARGET_PREFIX)
-        .and_then(|rest| rest.strip_prefix('.'))
+        .ok_or_else(|| {
+            ApiError::client("UnknownOperationException", "Missing X-Amz-Target header.")
+        })?;
+    let unknown = || {
+        ApiError::client(
+            "UnknownOperationException",
+            format!("Unknown operation {target}"),
+        )
+    };
+    let name = TARGET_PREFIXES
+        .iter()
+        .find_map(|p| target.strip_prefix(p)?.strip_prefix('.'))
         .ok_or_else(unknown)?;
     match name.parse::<Operation>() {
         // PutAuditEvents belongs to the cloudtrail-data REST API, not to this target prefix.
@@ -61,8 +76,12 @@ pub fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(_) => Err(ApiError::serialization("Request body must be a JSON object.")),
-        Err(e) => Err(ApiError::serialization(format!("Request body is not valid JSON: {e}"))),
+        Ok(_) => Err(ApiError::serialization(
+            "Request body must be a JSON object.",
+        )),
+        Err(e) => Err(ApiError::serialization(format!(
+            "Request body is not valid JSON: {e}"
+        ))),
     }
 }
 
@@ -73,8 +92,17 @@ mod tests {
     #[test]
     fn bodies() {
         assert_eq!(parse_body(b"").unwrap(), serde_json::json!({}));
-        assert_eq!(parse_body(b" {\"a\":1} ").unwrap(), serde_json::json!({"a": 1}));
-        assert_eq!(parse_body(b"[1]").unwrap_err().code, "SerializationException");
-        assert_eq!(parse_body(b"{\"a\":").unwrap_err().code, "SerializationException");
+        assert_eq!(
+            parse_body(b" {\"a\":1} ").unwrap(),
+            serde_json::json!({"a": 1})
+        );
+        assert_eq!(
+            parse_body(b"[1]").unwrap_err().code,
+            "SerializationException"
+        );
+        assert_eq!(
+            parse_body(b"{\"a\":").unwrap_err().code,
+            "SerializationException"
+        );
     }
 }

@@ -13,11 +13,11 @@ use cairn_store::CatalogWrite;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::ApiError;
 use crate::error::AMZ_JSON_1_1;
 use crate::layers::audit::PendingChanges;
 use crate::layers::json_protocol::RequestJson;
 use crate::state::AppState;
-use crate::ApiError;
 
 /// What an operation answers: the response body and the catalog writes to commit with it.
 #[derive(Debug, Default)]
@@ -31,7 +31,10 @@ pub struct OpOutput {
 impl OpOutput {
     /// A read-only answer.
     pub fn body(body: Value) -> OpOutput {
-        OpOutput { body, changes: Vec::new() }
+        OpOutput {
+            body,
+            changes: Vec::new(),
+        }
     }
 }
 
@@ -49,7 +52,8 @@ pub async fn cloudtrail_json(
     match dispatch(&state, op, json).await {
         Ok(out) => {
             let mut resp = out.body.to_string().into_response();
-            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON_1_1));
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON_1_1));
             resp.extensions_mut().insert(PendingChanges(out.changes));
             resp
         }

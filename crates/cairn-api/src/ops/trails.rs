@@ -47,25 +47,36 @@ async fn all_trails(state: &AppState) -> Result<Vec<Value>, ApiError> {
 /// The trail's name whether the caller passed a name or an ARN.
 fn trail_name(name_or_arn: &str) -> &str {
     match name_or_arn.strip_prefix("arn:") {
-        Some(rest) => rest.rsplit_once(":trail/").map(|(_, n)| n).unwrap_or(name_or_arn),
+        Some(rest) => rest
+            .rsplit_once(":trail/")
+            .map(|(_, n)| n)
+            .unwrap_or(name_or_arn),
         None => name_or_arn,
     }
 }
 
-pub(crate) async fn describe_trails(state: &AppState, input: DescribeTrailsInput) -> Result<OpOutput, ApiError> {
+pub(crate) async fn describe_trails(
+    state: &AppState,
+    input: DescribeTrailsInput,
+) -> Result<OpOutput, ApiError> {
     let trails = all_trails(state).await?;
     let wanted = input.trail_name_list.unwrap_or_default();
     let list: Vec<Value> = trails
         .into_iter()
         .filter(|t| {
             wanted.is_empty()
-                || wanted.iter().any(|w| t["Name"] == trail_name(w) || t["TrailARN"] == w.as_str())
+                || wanted
+                    .iter()
+                    .any(|w| t["Name"] == trail_name(w) || t["TrailARN"] == w.as_str())
         })
         .collect();
     Ok(OpOutput::body(json!({ "trailList": list })))
 }
 
-pub(crate) async fn list_trails(state: &AppState, _input: ListTrailsInput) -> Result<OpOutput, ApiError> {
+pub(crate) async fn list_trails(
+    state: &AppState,
+    _input: ListTrailsInput,
+) -> Result<OpOutput, ApiError> {
     let trails = all_trails(state).await?;
     let infos: Vec<Value> = trails
         .iter()
@@ -74,9 +85,16 @@ pub(crate) async fn list_trails(state: &AppState, _input: ListTrailsInput) -> Re
     Ok(OpOutput::body(json!({ "Trails": infos })))
 }
 
-pub(crate) async fn get_trail(state: &AppState, input: GetTrailInput) -> Result<OpOutput, ApiError> {
+pub(crate) async fn get_trail(
+    state: &AppState,
+    input: GetTrailInput,
+) -> Result<OpOutput, ApiError> {
     let name = trail_name(&input.name);
-    let found = state.store.catalog_get(NAMESPACE, name).await.map_err(|_| ApiError::internal())?;
+    let found = state
+        .store
+        .catalog_get(NAMESPACE, name)
+        .await
+        .map_err(|_| ApiError::internal())?;
     match found {
         Some(doc) => {
             let trail: Value = serde_json::from_str(&doc).map_err(|_| ApiError::internal())?;
@@ -84,7 +102,10 @@ pub(crate) async fn get_trail(state: &AppState, input: GetTrailInput) -> Result<
         }
         None => Err(ApiError::client(
             "TrailNotFoundException",
-            format!("Unknown trail: {} for the user: {}", input.name, state.config.account_id),
+            format!(
+                "Unknown trail: {} for the user: {}",
+                input.name, state.config.account_id
+            ),
         )),
     }
 }

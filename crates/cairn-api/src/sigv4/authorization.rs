@@ -97,7 +97,7 @@ impl<'a> RawParams<'a> {
                     return Err(SigV4Error::incomplete(format!(
                         "Unknown parameter '{}' in Authorization header.",
                         truncate(other)
-                    )))
+                    )));
                 }
             };
             if slot.replace(value).is_some() {
@@ -311,12 +311,24 @@ mod tests {
             "Bearer abc".to_owned(),
             "AWS4-HMAC-SHA256".to_owned(),
             "aws4-hmac-sha256 Credential=x".to_owned(),
-            header(&format!("{good_cred}, SignedHeaders=host, Signature={SIG},")),
-            header(&format!("{good_cred}, SignedHeaders=host, Signature={SIG} trailing")),
-            header(&format!("{good_cred} , SignedHeaders=host, Signature={SIG}")),
-            header(&format!("{good_cred},, SignedHeaders=host, Signature={SIG}")),
-            header(&format!("{good_cred}, SignedHeaders=host, Signature={SIG}, Extra=1")),
-            header(&format!("{good_cred}, {good_cred}, SignedHeaders=host, Signature={SIG}")),
+            header(&format!(
+                "{good_cred}, SignedHeaders=host, Signature={SIG},"
+            )),
+            header(&format!(
+                "{good_cred}, SignedHeaders=host, Signature={SIG} trailing"
+            )),
+            header(&format!(
+                "{good_cred} , SignedHeaders=host, Signature={SIG}"
+            )),
+            header(&format!(
+                "{good_cred},, SignedHeaders=host, Signature={SIG}"
+            )),
+            header(&format!(
+                "{good_cred}, SignedHeaders=host, Signature={SIG}, Extra=1"
+            )),
+            header(&format!(
+                "{good_cred}, {good_cred}, SignedHeaders=host, Signature={SIG}"
+            )),
             header(&format!("{good_cred}, SignedHeaders=, Signature={SIG}")),
             header(&format!("{good_cred}, SignedHeaders=host Signature={SIG}")),
         ];
@@ -380,7 +392,7 @@ mod tests {
             "Host;x-amz-date",
             "host;;x-amz-date",
             "host;",
-            "ho st",
+            "ho\"st",
             "host;x:y",
         ] {
             assert!(

@@ -1,6 +1,6 @@
 //! The SigV4 algorithm as pure functions: canonical request, string to sign,
 //! signing key and signature. Nothing here looks at HTTP types or decides
-//! policy; see `verify.rs` for that.
+//! policy; see `pipeline.rs` for that.
 //!
 //! The canonical request is built as bytes rather than a `String` because
 //! header values may legally contain non-UTF-8 octets, and the client hashed
@@ -10,7 +10,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 use super::authorization::ALGORITHM;
-use super::secret::{wipe, SecretKey};
+use super::secret::{SecretKey, wipe};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -108,7 +108,11 @@ pub(crate) fn percent_decode(input: &[u8], plus_is_space: bool) -> Vec<u8> {
                 i += 3;
             }
             None => {
-                out.push(if plus_is_space && byte == b'+' { b' ' } else { byte });
+                out.push(if plus_is_space && byte == b'+' {
+                    b' '
+                } else {
+                    byte
+                });
                 i += 1;
             }
         }
@@ -311,7 +315,10 @@ mod tests {
             String::from_utf8(canonical_header_value(bytes)).unwrap()
         };
         assert_eq!(value(&["  a   b \t c  "]), "a b c");
-        assert_eq!(value(&["value2", " value2", "value1 "]), "value2,value2,value1");
+        assert_eq!(
+            value(&["value2", " value2", "value1 "]),
+            "value2,value2,value1"
+        );
         assert_eq!(value(&[""]), "");
         assert_eq!(value(&["   "]), "");
         assert_eq!(value(&["\"a   b   c\""]), "\"a b c\"");

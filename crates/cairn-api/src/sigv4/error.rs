@@ -99,7 +99,11 @@ mod tests {
                 "MissingAuthenticationToken",
                 403,
             ),
-            (SigV4ErrorKind::IncompleteSignature, "IncompleteSignature", 400),
+            (
+                SigV4ErrorKind::IncompleteSignature,
+                "IncompleteSignature",
+                400,
+            ),
             (
                 SigV4ErrorKind::UnrecognizedClient,
                 "UnrecognizedClientException",

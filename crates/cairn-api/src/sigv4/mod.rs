@@ -65,9 +65,9 @@ use chrono::{DateTime, Utc};
 mod authorization;
 mod canonical;
 mod error;
+mod pipeline;
 mod secret;
 mod timestamp;
-mod verify;
 
 #[cfg(test)]
 mod test_vectors;
@@ -141,5 +141,5 @@ pub fn verify(
     secrets: &dyn SecretLookup,
     policy: &VerifyPolicy<'_>,
 ) -> Result<Verified, SigV4Error> {
-    verify::verify(req, secrets, policy)
+    pipeline::verify(req, secrets, policy)
 }

@@ -11,7 +11,9 @@ use subtle::ConstantTimeEq;
 /// cannot leak it. Equality is constant-time. On drop the bytes are
 /// overwritten with zeros (best effort: copies made by the caller before
 /// construction are out of reach).
-#[derive(Clone)]
+/// Serialises as the plain string: it is stored only in the 0600 credentials file.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct SecretKey(String);
 
 impl SecretKey {

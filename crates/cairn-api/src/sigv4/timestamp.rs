@@ -84,28 +84,28 @@ impl RequestTime {
     pub fn check_skew(&self, now: DateTime<Utc>, max_skew: Duration) -> Result<(), SigV4Error> {
         let skew = TimeDelta::from_std(max_skew).unwrap_or(TimeDelta::MAX);
         let described = describe(max_skew);
-        if let Some(earliest) = now.checked_sub_signed(skew) {
-            if self.at < earliest {
-                return Err(SigV4Error::new(
-                    SigV4ErrorKind::RequestExpired,
-                    format!(
-                        "Signature expired: {} is now earlier than {} ({} - {described}.)",
-                        self.basic,
-                        basic(earliest),
-                        basic(now)
-                    ),
-                ));
-            }
-        }
-        if let Some(latest) = now.checked_add_signed(skew) {
-            if self.at > latest {
-                return Err(SigV4Error::invalid(format!(
-                    "Signature not yet current: {} is still later than {} ({} + {described}.)",
+        if let Some(earliest) = now.checked_sub_signed(skew)
+            && self.at < earliest
+        {
+            return Err(SigV4Error::new(
+                SigV4ErrorKind::RequestExpired,
+                format!(
+                    "Signature expired: {} is now earlier than {} ({} - {described}.)",
                     self.basic,
-                    basic(latest),
+                    basic(earliest),
                     basic(now)
-                )));
-            }
+                ),
+            ));
+        }
+        if let Some(latest) = now.checked_add_signed(skew)
+            && self.at > latest
+        {
+            return Err(SigV4Error::invalid(format!(
+                "Signature not yet current: {} is still later than {} ({} + {described}.)",
+                self.basic,
+                basic(latest),
+                basic(now)
+            )));
         }
         Ok(())
     }
@@ -118,7 +118,7 @@ fn basic(at: DateTime<Utc>) -> String {
 /// "15 min" like AWS, or seconds when the window is not whole minutes.
 fn describe(skew: Duration) -> String {
     let secs = skew.as_secs();
-    if secs % 60 == 0 {
+    if secs.is_multiple_of(60) {
         format!("{} min", secs / 60)
     } else {
         format!("{secs} sec")
@@ -180,7 +180,10 @@ mod tests {
             assert!(err.message().starts_with("X-Amz-Date '"), "{bad:?}");
         }
         let err = RequestTime::from_headers(None, Some("yesterday")).unwrap_err();
-        assert_eq!(err.message(), "Date header 'yesterday' is not a valid HTTP date.");
+        assert_eq!(
+            err.message(),
+            "Date header 'yesterday' is not a valid HTTP date."
+        );
     }
 
     #[test]
@@ -226,7 +229,11 @@ mod tests {
         let err = time
             .check_skew(at(2026, 11, 23, 8, 30, 0), Duration::from_secs(90))
             .unwrap_err();
-        assert!(err.message().ends_with("(20261123T083000Z - 90 sec.)"), "{}", err.message());
+        assert!(
+            err.message().ends_with("(20261123T083000Z - 90 sec.)"),
+            "{}",
+            err.message()
+        );
         assert_eq!(
             time.check_skew(at(2026, 11, 23, 8, 30, 0), Duration::MAX),
             Ok(())

@@ -143,6 +143,19 @@ impl Store for SqliteStore {
         self.read(move |c| reader::checkpoint(c, &consumer)).await
     }
 
+    async fn expire_events(
+        &self,
+        received_before_ms: i64,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        self.send(|reply| Job::Expire {
+            received_before_ms,
+            limit,
+            reply,
+        })
+        .await
+    }
+
     async fn advance_checkpoint(
         &self,
         consumer: &str,

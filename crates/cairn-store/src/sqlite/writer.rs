@@ -28,45 +28,55 @@ pub(super) enum Job {
         catalog: Vec<CatalogWrite>,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    Expire {
+        received_before_ms: i64,
+        limit: usize,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
 }
 
+/// Sends a job's result to its caller, given the group's error if the transaction failed.
+type Answer = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+
 /// The result of one job, held until the group's transaction has committed.
-enum Outcome {
-    Commit(
-        oneshot::Sender<Result<CommitReceipt, StoreError>>,
-        Result<CommitReceipt, StoreError>,
-    ),
-    Advance(
-        oneshot::Sender<Result<(), StoreError>>,
-        Result<(), StoreError>,
-    ),
+struct Outcome {
+    ok: bool,
+    /// Sends the result to the caller; given the group's error if the transaction failed, which
+    /// turns a success into that failure.
+    answer: Answer,
 }
 
 impl Outcome {
-    fn is_ok(&self) -> bool {
-        match self {
-            Outcome::Commit(_, r) => r.is_ok(),
-            Outcome::Advance(_, r) => r.is_ok(),
+    fn new<T: Send + 'static>(
+        reply: oneshot::Sender<Result<T, StoreError>>,
+        result: Result<T, StoreError>,
+    ) -> Outcome {
+        Outcome {
+            ok: result.is_ok(),
+            answer: Box::new(move |group_error| {
+                let result = match (group_error, result) {
+                    (Some(e), Ok(_)) => Err(StoreError::new(e.kind(), e.to_string())),
+                    (_, r) => r,
+                };
+                // A caller that gave up (dropped its receiver) is fine to ignore.
+                let _ = reply.send(result);
+            }),
         }
     }
 
-    /// Answers the caller; if the group transaction failed, a success becomes that failure.
+    fn is_ok(&self) -> bool {
+        self.ok
+    }
+
     fn answer(self, group_error: Option<&StoreError>) {
-        let fail = |e: &StoreError| StoreError::new(e.kind(), e.to_string());
-        // A caller that gave up (dropped its receiver) is fine to ignore: its data is durable.
-        match self {
-            Outcome::Commit(tx, r) => {
-                let _ = tx.send(match (group_error, r) {
-                    (Some(e), Ok(_)) => Err(fail(e)),
-                    (_, r) => r,
-                });
-            }
-            Outcome::Advance(tx, r) => {
-                let _ = tx.send(match (group_error, r) {
-                    (Some(e), Ok(_)) => Err(fail(e)),
-                    (_, r) => r,
-                });
-            }
+        (self.answer)(group_error)
+    }
+
+    /// The same caller, answered with `e` instead.
+    fn failed_with(self, e: StoreError) -> Outcome {
+        Outcome {
+            ok: false,
+            answer: Box::new(move |_| (self.answer)(Some(&e))),
         }
     }
 }
@@ -139,8 +149,9 @@ fn run_group(conn: &mut Connection, group: Vec<Job>, last_seq: &mut u64) -> Grou
 fn failed(job: Job, e: &StoreError) -> Outcome {
     let copy = || StoreError::new(e.kind(), e.to_string());
     match job {
-        Job::Commit { reply, .. } => Outcome::Commit(reply, Err(copy())),
-        Job::Advance { reply, .. } => Outcome::Advance(reply, Err(copy())),
+        Job::Commit { reply, .. } => Outcome::new::<CommitReceipt>(reply, Err(copy())),
+        Job::Advance { reply, .. } => Outcome::new::<()>(reply, Err(copy())),
+        Job::Expire { reply, .. } => Outcome::new::<u64>(reply, Err(copy())),
     }
 }
 
@@ -151,38 +162,37 @@ fn apply_in_savepoint(tx: &mut Transaction<'_>, job: Job, last_seq: &mut u64) ->
         Err(e) => return failed(job, &e.into()),
     };
     let outcome = match job {
-        Job::Commit { commit, reply } => {
-            Outcome::Commit(reply, apply_commit(&sp, commit, last_seq))
-        }
+        Job::Commit { commit, reply } => Outcome::new(reply, apply_commit(&sp, commit, last_seq)),
         Job::Advance {
             consumer,
             expected_from,
             to,
             catalog,
             reply,
-        } => Outcome::Advance(
+        } => Outcome::new(
             reply,
             apply_advance(&sp, &consumer, expected_from, to, &catalog),
         ),
+        Job::Expire {
+            received_before_ms,
+            limit,
+            reply,
+        } => Outcome::new(reply, apply_expire(&sp, received_before_ms, limit)),
     };
     let kept = if outcome.is_ok() {
         sp.commit()
     } else {
         sp.rollback()
     };
-    match (kept, outcome) {
-        (Ok(()), outcome) if outcome.is_ok() => outcome,
-        (Ok(()), outcome) => {
+    match kept {
+        Ok(()) if outcome.is_ok() => outcome,
+        Ok(()) => {
             *last_seq = before;
             outcome
         }
-        (Err(e), outcome) => {
+        Err(e) => {
             *last_seq = before;
-            let e = StoreError::from(e);
-            match outcome {
-                Outcome::Commit(tx, _) => Outcome::Commit(tx, Err(e)),
-                Outcome::Advance(tx, _) => Outcome::Advance(tx, Err(e)),
-            }
+            outcome.failed_with(e.into())
         }
     }
 }
@@ -288,4 +298,37 @@ fn apply_advance(
     )?
     .execute(params![consumer, to as i64])?;
     apply_catalog(conn, catalog)
+}
+
+/// Deletes the oldest expired events, never one a consumer has yet to process.
+///
+/// Events are deleted in `seq` order from the front of the log, so the log stays a contiguous
+/// range; `received_at` grows with `seq` for events received live, and an imported old event is
+/// still timed by when Cairn received it.
+fn apply_expire(
+    conn: &Connection,
+    received_before_ms: i64,
+    limit: usize,
+) -> Result<u64, StoreError> {
+    let lowest_checkpoint: Option<i64> =
+        conn.query_row("SELECT MIN(position) FROM checkpoints", [], |r| r.get(0))?;
+    let ceiling = lowest_checkpoint.unwrap_or(i64::MAX);
+    let seqs: Vec<i64> = conn
+        .prepare_cached(
+            "SELECT seq FROM events WHERE received_at < ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
+        )?
+        .query_map(params![received_before_ms, ceiling, limit as i64], |r| {
+            r.get(0)
+        })?
+        .collect::<Result<_, _>>()?;
+    let Some(&last) = seqs.last() else {
+        return Ok(0);
+    };
+    let first = seqs[0];
+    conn.prepare_cached("DELETE FROM event_resources WHERE seq BETWEEN ?1 AND ?2 AND seq IN (SELECT seq FROM events WHERE received_at < ?3 AND seq BETWEEN ?1 AND ?2)")?
+        .execute(params![first, last, received_before_ms])?;
+    let deleted = conn
+        .prepare_cached("DELETE FROM events WHERE seq BETWEEN ?1 AND ?2 AND received_at < ?3")?
+        .execute(params![first, last, received_before_ms])?;
+    Ok(deleted as u64)
 }

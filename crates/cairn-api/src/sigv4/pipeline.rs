@@ -34,11 +34,8 @@ pub(crate) fn verify(
         .ok_or_else(unrecognized_client)?;
     let payload_hash = payload_hash(req, policy.allow_unsigned_payload)?;
     let canonical_request = canonical_request(req, &auth, &payload_hash)?;
-    let string_to_sign = canonical::string_to_sign(
-        &time.basic,
-        &auth.credential.scope(),
-        &canonical_request,
-    );
+    let string_to_sign =
+        canonical::string_to_sign(&time.basic, &auth.credential.scope(), &canonical_request);
     let Credential {
         access_key_id,
         date,
@@ -129,7 +126,11 @@ fn check_signed_headers(
     if !signed(time.header) {
         return Err(SigV4Error::incomplete(format!(
             "'{}' must be a 'SignedHeader' in the AWS Authorization.",
-            if time.header == "date" { "Date" } else { "X-Amz-Date" }
+            if time.header == "date" {
+                "Date"
+            } else {
+                "X-Amz-Date"
+            }
         )));
     }
     if let Some(unsigned) = req
@@ -202,7 +203,10 @@ fn unrecognized_client() -> SigV4Error {
 /// CLI's behaviour for JSON services) the body is hashed here; with one, it
 /// must equal the body's hash (or be `UNSIGNED-PAYLOAD`, if allowed), since
 /// the client signed the header's value, not the body.
-fn payload_hash(req: &RequestParts<'_>, allow_unsigned: bool) -> Result<String, SigV4Error> {
+pub(crate) fn payload_hash(
+    req: &RequestParts<'_>,
+    allow_unsigned: bool,
+) -> Result<String, SigV4Error> {
     let computed = canonical::sha256_hex(req.body);
     match single_header(req, CONTENT_SHA256)? {
         None => Ok(computed),
@@ -247,9 +251,11 @@ fn header_values(req: &RequestParts<'_>, name: &str) -> Result<Vec<u8>, SigV4Err
         ));
     }
     match req.uri.authority() {
-        Some(authority) if name == HOST.as_str() => Ok(canonical::canonical_header_value([
-            authority.as_str().as_bytes(),
-        ])),
+        Some(authority) if name == HOST.as_str() => {
+            Ok(canonical::canonical_header_value([authority
+                .as_str()
+                .as_bytes()]))
+        }
         _ => Err(SigV4Error::incomplete(format!(
             "Header '{}' is listed in SignedHeaders but is not present in the request.",
             authorization::truncate(name)

@@ -1,7 +1,256 @@
-pub fn run(_c: BenchCommand) -> anyhow::Result<()> {
+//! `cairn bench`: benchmarks that print figures (never timed tests).
+//!
+//! `cairn bench append` measures durable appends per second and time to acknowledgement at
+//! several writer counts, next to the raw limit of the same disk measured in the same run: the
+//! same bytes appended to a plain file by one thread that takes every waiting record, writes
+//! them, calls `fdatasync` once for the group and then acknowledges them.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use cairn_core::audit::{ApiCall, CallOutcome, api_call_record};
+use cairn_core::operation::Operation;
+use cairn_core::principal::{IdentityType, Principal, Role};
+use cairn_store::{Commit, NewEvent, SqliteStore, Store};
+use clap::Subcommand;
+use tokio::sync::oneshot;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Durable appends/s and p50/p99 time to acknowledgement vs. a plain file with group fdatasync.
+    Append {
+        /// Concurrent writers to measure, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+        writers: Vec<usize>,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Folder for the scratch files (put it on the disk you want measured).
+        #[arg(long, default_value = "cairn-bench")]
+        dir: PathBuf,
+    },
+}
+
+pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    let BenchCommand::Append {
+        writers,
+        seconds,
+        dir,
+    } = cmd;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(append(writers, Duration::from_secs(seconds), dir))
+}
+
+/// One row of results.
+struct Figures {
+    events_per_sec: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+impl Figures {
+    fn from(mut latencies: Vec<Duration>, elapsed: Duration) -> Figures {
+        latencies.sort_unstable();
+        let pick = |q: f64| {
+            latencies
+                .get(((latencies.len() as f64 - 1.0) * q) as usize)
+                .copied()
+                .unwrap_or_default()
+        };
+        Figures {
+            events_per_sec: latencies.len() as f64 / elapsed.as_secs_f64(),
+            p50: pick(0.5),
+            p99: pick(0.99),
+        }
+    }
+}
+
+async fn append(writers: Vec<usize>, duration: Duration, dir: PathBuf) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let template = template_record();
+    println!(
+        "cairn bench append: {} s per row, record {} bytes, scratch dir {}",
+        duration.as_secs(),
+        template.len(),
+        dir.display()
+    );
+    println!(
+        "| writers | cairn events/s | cairn p50 | cairn p99 | raw file events/s | raw p50 | raw p99 | cairn / raw |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for &w in &writers {
+        let db = dir.join(format!("bench-{w}.db"));
+        remove_db(&db);
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db)?);
+        let cairn = measure(w, duration, {
+            let template = template.clone();
+            move |id| {
+                let store = store.clone();
+                let record = template.replace("EVENT-ID-PLACEHOLDER", &id);
+                async move {
+                    let event = NewEvent {
+                        event_id: id,
+                        received_at_ms: 0,
+                        index: Default::default(),
+                        record_json: record,
+                    };
+                    store
+                        .commit(Commit::events(vec![event]))
+                        .await
+                        .map(|_| ())
+                        .map_err(anyhow::Error::from)
+                }
+            }
+        })
+        .await?;
+        remove_db(&db);
+
+        let raw_path = dir.join(format!("bench-{w}.raw"));
+        let raw = RawLog::open(&raw_path)?;
+        let raw_figures = measure(w, duration, {
+            let template = template.clone();
+            move |id| {
+                let raw = raw.clone();
+                let record = template.replace("EVENT-ID-PLACEHOLDER", &id);
+                async move { raw.append(record.into_bytes()).await }
+            }
+        })
+        .await?;
+        let _ = std::fs::remove_file(&raw_path);
+
+        println!(
+            "| {w} | {:.0} | {:.2} ms | {:.2} ms | {:.0} | {:.2} ms | {:.2} ms | {:.0}% |",
+            cairn.events_per_sec,
+            ms(cairn.p50),
+            ms(cairn.p99),
+            raw_figures.events_per_sec,
+            ms(raw_figures.p50),
+            ms(raw_figures.p99),
+            100.0 * cairn.events_per_sec / raw_figures.events_per_sec,
+        );
+    }
+    let _ = std::fs::remove_dir(&dir);
     Ok(())
 }
-#[derive(Debug, clap::Subcommand)]
-pub enum BenchCommand {
-    Append,
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn remove_db(db: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+}
+
+/// Runs `writers` tasks, each appending one event at a time for `duration`.
+async fn measure<F, Fut>(writers: usize, duration: Duration, append: F) -> anyhow::Result<Figures>
+where
+    F: Fn(String) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..writers {
+        let append = append.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                append(uuid::Uuid::now_v7().to_string()).await?;
+                latencies.push(t.elapsed());
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok(Figures::from(all, start.elapsed()))
+}
+
+/// A realistic self-audit record (~1 KB) with a placeholder for the event id.
+fn template_record() -> String {
+    let principal = Principal {
+        identity_type: IdentityType::IamUser,
+        user_name: "bench-user".into(),
+        principal_id: "AIDABENCHBENCHBENCH12".into(),
+        access_key_id: "AKIABENCHBENCHBENCH1".into(),
+        account_id: "123456789012".into(),
+        role: Role::Admin,
+    };
+    let request = serde_json::json!({"Name": "management-events", "S3BucketName": "audit-logs-123456789012", "IsMultiRegionTrail": true});
+    let response = serde_json::json!({"Name": "management-events", "TrailARN": "arn:aws:cloudtrail:us-east-1:123456789012:trail/management-events"});
+    api_call_record(&ApiCall {
+        principal: &principal,
+        operation: Operation::CreateTrail,
+        event_time: chrono::Utc::now(),
+        region: "us-east-1",
+        source_ip: "192.0.2.10",
+        user_agent: Some("aws-cli/1.46.3 md/Botocore#1.43.62 ua/2.1 os/linux#6.8.0 md/arch#x86_64 lang/python#3.11.7 md/pyimpl#CPython cfg/retry-mode#legacy botocore/1.43.62"),
+        request_parameters: Some(&request),
+        outcome: CallOutcome::Success { response: Some(&response) },
+        request_id: "6c1f1a1e-0b5e-4a51-9f2b-2d3f4f1c9a77",
+        event_id: "EVENT-ID-PLACEHOLDER",
+        recipient_account_id: "123456789012",
+        tls: None,
+    })
+    .to_string()
+}
+
+/// The raw limit: a plain file, one writer thread, one `fdatasync` per group of waiting records.
+#[derive(Clone)]
+struct RawLog {
+    jobs: std::sync::mpsc::Sender<(Vec<u8>, oneshot::Sender<std::io::Result<()>>)>,
+}
+
+impl RawLog {
+    fn open(path: &std::path::Path) -> anyhow::Result<RawLog> {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(path)?;
+        let (tx, rx) =
+            std::sync::mpsc::channel::<(Vec<u8>, oneshot::Sender<std::io::Result<()>>)>();
+        std::thread::spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut group = vec![first];
+                while let Ok(job) = rx.try_recv() {
+                    group.push(job);
+                }
+                let mut buf = Vec::new();
+                for (bytes, _) in &group {
+                    buf.extend_from_slice(bytes);
+                    buf.push(b'\n');
+                }
+                let result = file.write_all(&buf).and_then(|_| file.sync_data());
+                for (_, reply) in group {
+                    let _ = reply.send(
+                        result
+                            .as_ref()
+                            .map(|_| ())
+                            .map_err(|e| std::io::Error::new(e.kind(), e.to_string())),
+                    );
+                }
+            }
+        });
+        Ok(RawLog { jobs: tx })
+    }
+
+    async fn append(&self, bytes: Vec<u8>) -> anyhow::Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send((bytes, tx))
+            .map_err(|_| anyhow::anyhow!("raw writer stopped"))?;
+        rx.await??;
+        Ok(())
+    }
 }

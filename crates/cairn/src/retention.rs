@@ -38,7 +38,10 @@ pub async fn run(store: Arc<dyn Store>, retention: Duration) {
             }
         }
         if total > 0 {
-            tracing::info!(expired_events = total, "retention: removed events past the retention period");
+            tracing::info!(
+                expired_events = total,
+                "retention: removed events past the retention period"
+            );
         }
     }
 }

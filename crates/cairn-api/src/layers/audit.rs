@@ -160,7 +160,8 @@ async fn finish(
     outcome: Outcome,
     changes: Vec<CatalogWrite>,
 ) -> Response {
-    let event_id = uuid::Uuid::new_v4().to_string();
+    // Time-ordered ids keep the log's eventID index append-only (v7 is still a plain UUID).
+    let event_id = uuid::Uuid::now_v7().to_string();
     let source_ip = facts
         .connection
         .as_ref()

@@ -26,6 +26,7 @@
 
 mod reader;
 mod schema;
+mod wal;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +49,7 @@ struct Inner {
     path: PathBuf,
     jobs: Mutex<mpsc::Sender<Job>>,
     readers: reader::Pool,
+    _checkpointer: wal::Checkpointer,
 }
 
 impl SqliteStore {
@@ -61,6 +63,7 @@ impl SqliteStore {
                 path: path.to_path_buf(),
                 jobs: Mutex::new(jobs),
                 readers: reader::Pool::new(path.to_path_buf()),
+                _checkpointer: wal::spawn(path.to_path_buf()),
             }),
         })
     }

@@ -1,13 +1,17 @@
 //! The group-commit writer thread: the only code that writes to the database.
 //!
 //! Loop: block for one job, take every other job already queued (up to [`MAX_GROUP`]), run them
-//! all in one transaction — each inside its own SAVEPOINT so a failing job is rolled back alone —
-//! commit once (one fsync), then answer every caller. Sequence numbers are assigned here, from
-//! the last one written, so they have no gaps even when a job is rolled back.
+//! all in one transaction, commit once (one fsync for the whole group), then answer every caller.
+//!
+//! Jobs almost never fail, so a group first runs without savepoints (they cost a sub-journal
+//! write per page). If any job fails, that attempt is rolled back and the group is re-run with
+//! each job in its own SAVEPOINT, so the failing job is rolled back alone and its neighbours
+//! still commit. Sequence numbers are assigned here, from the last one written, so they have no
+//! gaps even when a job is rolled back.
 
 use std::sync::mpsc;
 
-use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use crate::{CatalogWrite, Commit, CommitReceipt, DuplicateEvents, StoreError, StoreErrorKind};
@@ -35,48 +39,62 @@ pub(super) enum Job {
     },
 }
 
-/// Sends a job's result to its caller, given the group's error if the transaction failed.
-type Answer = Box<dyn FnOnce(Option<&StoreError>) + Send>;
-
-/// The result of one job, held until the group's transaction has committed.
-struct Outcome {
-    ok: bool,
-    /// Sends the result to the caller; given the group's error if the transaction failed, which
-    /// turns a success into that failure.
-    answer: Answer,
+/// What a job produced, before it is sent to its caller.
+enum Done {
+    Receipt(CommitReceipt),
+    Advanced,
+    Expired(u64),
 }
 
-impl Outcome {
-    fn new<T: Send + 'static>(
-        reply: oneshot::Sender<Result<T, StoreError>>,
-        result: Result<T, StoreError>,
-    ) -> Outcome {
-        Outcome {
-            ok: result.is_ok(),
-            answer: Box::new(move |group_error| {
-                let result = match (group_error, result) {
-                    (Some(e), Ok(_)) => Err(StoreError::new(e.kind(), e.to_string())),
-                    (_, r) => r,
-                };
-                // A caller that gave up (dropped its receiver) is fine to ignore.
-                let _ = reply.send(result);
-            }),
+impl Job {
+    /// Runs the job's statements on `conn` (inside the group's transaction).
+    fn apply(&self, conn: &Connection, last_seq: &mut u64) -> Result<Done, StoreError> {
+        match self {
+            Job::Commit { commit, .. } => apply_commit(conn, commit, last_seq).map(Done::Receipt),
+            Job::Advance {
+                consumer,
+                expected_from,
+                to,
+                catalog,
+                ..
+            } => {
+                apply_advance(conn, consumer, *expected_from, *to, catalog).map(|()| Done::Advanced)
+            }
+            Job::Expire {
+                received_before_ms,
+                limit,
+                ..
+            } => apply_expire(conn, *received_before_ms, *limit).map(Done::Expired),
         }
     }
 
-    fn is_ok(&self) -> bool {
-        self.ok
-    }
-
-    fn answer(self, group_error: Option<&StoreError>) {
-        (self.answer)(group_error)
-    }
-
-    /// The same caller, answered with `e` instead.
-    fn failed_with(self, e: StoreError) -> Outcome {
-        Outcome {
-            ok: false,
-            answer: Box::new(move |_| (self.answer)(Some(&e))),
+    /// Sends the result to the caller. A caller that gave up (dropped its receiver) is ignored.
+    fn answer(self, result: Result<Done, StoreError>) {
+        let mismatch = || {
+            StoreError::new(
+                StoreErrorKind::Backend,
+                "writer produced the wrong result kind",
+            )
+        };
+        match self {
+            Job::Commit { reply, .. } => {
+                let _ = reply.send(result.and_then(|d| match d {
+                    Done::Receipt(r) => Ok(r),
+                    _ => Err(mismatch()),
+                }));
+            }
+            Job::Advance { reply, .. } => {
+                let _ = reply.send(result.and_then(|d| match d {
+                    Done::Advanced => Ok(()),
+                    _ => Err(mismatch()),
+                }));
+            }
+            Job::Expire { reply, .. } => {
+                let _ = reply.send(result.and_then(|d| match d {
+                    Done::Expired(n) => Ok(n),
+                    _ => Err(mismatch()),
+                }));
+            }
         }
     }
 }
@@ -102,104 +120,104 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, mut last_seq: u64) {
                 Err(_) => break,
             }
         }
-        let start_seq = last_seq;
-        let (outcomes, group_error) = match run_group(&mut conn, group, &mut last_seq) {
-            Ok(outcomes) => (outcomes, None),
-            Err((outcomes, e)) => {
-                tracing::error!(error = %e, "event store transaction failed; nothing of this group was committed");
-                last_seq = start_seq;
-                (outcomes, Some(e))
-            }
+        let results = match run_group_fast(&mut conn, &group, &mut last_seq) {
+            Some(results) => results,
+            None => run_group_isolated(&mut conn, &group, &mut last_seq),
         };
-        for outcome in outcomes {
-            outcome.answer(group_error.as_ref());
+        for (job, result) in group.into_iter().zip(results) {
+            job.answer(result);
         }
     }
 }
 
-type GroupResult = Result<Vec<Outcome>, (Vec<Outcome>, StoreError)>;
+type Results = Vec<Result<Done, StoreError>>;
 
-fn run_group(conn: &mut Connection, group: Vec<Job>, last_seq: &mut u64) -> GroupResult {
-    let mut outcomes = Vec::with_capacity(group.len());
+/// Runs the group in one transaction without savepoints. `None` if some job failed (everything
+/// is rolled back and `last_seq` restored); the caller then re-runs the group isolated.
+fn run_group_fast(conn: &mut Connection, group: &[Job], last_seq: &mut u64) -> Option<Results> {
+    let start_seq = *last_seq;
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
-        Err(e) => {
-            let e = StoreError::from(e);
-            for job in group {
-                outcomes.push(failed(job, &e));
-            }
-            return Err((outcomes, e));
-        }
+        Err(e) => return Some(all_failed(group.len(), &e.into())),
     };
-    let mut tx = tx;
+    let mut results = Vec::with_capacity(group.len());
     for job in group {
-        outcomes.push(apply_in_savepoint(&mut tx, job, last_seq));
-    }
-    if !outcomes.iter().any(Outcome::is_ok) {
-        // Nothing to make durable; skip the fsync.
-        let _ = tx.rollback();
-        return Ok(outcomes);
+        match job.apply(&tx, last_seq) {
+            Ok(done) => results.push(Ok(done)),
+            Err(_) => {
+                let _ = tx.rollback();
+                *last_seq = start_seq;
+                return None;
+            }
+        }
     }
     match tx.commit() {
-        Ok(()) => Ok(outcomes),
-        Err(e) => Err((outcomes, e.into())),
-    }
-}
-
-fn failed(job: Job, e: &StoreError) -> Outcome {
-    let copy = || StoreError::new(e.kind(), e.to_string());
-    match job {
-        Job::Commit { reply, .. } => Outcome::new::<CommitReceipt>(reply, Err(copy())),
-        Job::Advance { reply, .. } => Outcome::new::<()>(reply, Err(copy())),
-        Job::Expire { reply, .. } => Outcome::new::<u64>(reply, Err(copy())),
-    }
-}
-
-fn apply_in_savepoint(tx: &mut Transaction<'_>, job: Job, last_seq: &mut u64) -> Outcome {
-    let before = *last_seq;
-    let mut sp = match tx.savepoint() {
-        Ok(sp) => sp,
-        Err(e) => return failed(job, &e.into()),
-    };
-    let outcome = match job {
-        Job::Commit { commit, reply } => Outcome::new(reply, apply_commit(&sp, commit, last_seq)),
-        Job::Advance {
-            consumer,
-            expected_from,
-            to,
-            catalog,
-            reply,
-        } => Outcome::new(
-            reply,
-            apply_advance(&sp, &consumer, expected_from, to, &catalog),
-        ),
-        Job::Expire {
-            received_before_ms,
-            limit,
-            reply,
-        } => Outcome::new(reply, apply_expire(&sp, received_before_ms, limit)),
-    };
-    let kept = if outcome.is_ok() {
-        sp.commit()
-    } else {
-        sp.rollback()
-    };
-    match kept {
-        Ok(()) if outcome.is_ok() => outcome,
-        Ok(()) => {
-            *last_seq = before;
-            outcome
-        }
+        Ok(()) => Some(results),
         Err(e) => {
-            *last_seq = before;
-            outcome.failed_with(e.into())
+            *last_seq = start_seq;
+            let e = StoreError::from(e);
+            tracing::error!(error = %e, "event store commit failed; nothing of this group was committed");
+            Some(all_failed(group.len(), &e))
         }
     }
+}
+
+/// Runs the group with each job in its own savepoint, so failures stay with their job.
+fn run_group_isolated(conn: &mut Connection, group: &[Job], last_seq: &mut u64) -> Results {
+    let start_seq = *last_seq;
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return all_failed(group.len(), &e.into()),
+    };
+    let mut results = Vec::with_capacity(group.len());
+    for job in group {
+        let before = *last_seq;
+        let result = match tx.savepoint() {
+            Ok(mut sp) => {
+                let r = job.apply(&sp, last_seq);
+                let kept = if r.is_ok() {
+                    sp.commit()
+                } else {
+                    sp.rollback()
+                };
+                match (r, kept) {
+                    (Ok(done), Ok(())) => Ok(done),
+                    (Err(e), _) => Err(e),
+                    (Ok(_), Err(e)) => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        };
+        if result.is_err() {
+            *last_seq = before;
+        }
+        results.push(result);
+    }
+    if results.iter().all(Result::is_err) {
+        // Nothing to make durable; skip the fsync.
+        let _ = tx.rollback();
+        return results;
+    }
+    match tx.commit() {
+        Ok(()) => results,
+        Err(e) => {
+            *last_seq = start_seq;
+            let e = StoreError::from(e);
+            tracing::error!(error = %e, "event store commit failed; nothing of this group was committed");
+            all_failed(group.len(), &e)
+        }
+    }
+}
+
+fn all_failed(n: usize, e: &StoreError) -> Results {
+    (0..n)
+        .map(|_| Err(StoreError::new(e.kind(), e.to_string())))
+        .collect()
 }
 
 fn apply_commit(
     conn: &Connection,
-    commit: Commit,
+    commit: &Commit,
     last_seq: &mut u64,
 ) -> Result<CommitReceipt, StoreError> {
     let mut seqs = Vec::with_capacity(commit.events.len());

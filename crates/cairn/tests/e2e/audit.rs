@@ -150,11 +150,29 @@ async fn a_graceful_restart_keeps_keys_account_and_log() {
     let mut server = Server::start();
     server.admin_client().list_trails().send().await.unwrap();
     server.restart();
-    server.admin_client().describe_trails().send().await.unwrap();
+    server
+        .admin_client()
+        .describe_trails()
+        .send()
+        .await
+        .unwrap();
     let events = server.events().await;
-    let names: Vec<_> = events.iter().map(|(e, v)| (e.seq, v["eventName"].as_str().unwrap().to_string())).collect();
-    assert_eq!(names, vec![(1, "ListTrails".to_string()), (2, "DescribeTrails".to_string())]);
-    assert!(events.iter().all(|(_, v)| v["recipientAccountId"] == ACCOUNT));
+    let names: Vec<_> = events
+        .iter()
+        .map(|(e, v)| (e.seq, v["eventName"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            (1, "ListTrails".to_string()),
+            (2, "DescribeTrails".to_string())
+        ]
+    );
+    assert!(
+        events
+            .iter()
+            .all(|(_, v)| v["recipientAccountId"] == ACCOUNT)
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -47,6 +47,8 @@ pub(super) fn prepare_writer(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     // Checkpoints run on their own thread (see `wal.rs`), not inside commits.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    // A larger page cache (64 MiB) keeps the hot end of the log and its indexes in memory.
+    conn.pragma_update(None, "cache_size", -65536)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > SCHEMA_VERSION {

@@ -1,7 +1,7 @@
 //! Every record of the real CloudTrail sample logs parses into an [`EventRecord`] and serializes
 //! back to exactly the same JSON value.
 //!
-//! Samples: `../../../shared/data/cloudtrail-samples` relative to this crate (90 files, 3,210
+//! Samples: `testdata/cloudtrail-samples` at the repository root (90 files, 3,210
 //! records, see its `SOURCES.md`), or the directory named by `CAIRN_SAMPLES_DIR`.
 //!
 //! Throughput (not a timed test): `cargo test --release -p cairn-core --test samples_roundtrip
@@ -26,7 +26,7 @@ fn samples_dir() -> (PathBuf, bool) {
     match std::env::var_os("CAIRN_SAMPLES_DIR") {
         Some(dir) => (PathBuf::from(dir), false),
         None => (
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/cloudtrail-samples"),
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/cloudtrail-samples"),
             true,
         ),
     }

@@ -62,6 +62,22 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A store failure: logged here, answered as a generic `InternalFailure`.
+    pub fn from_store(e: cairn_store::StoreError) -> ApiError {
+        tracing::error!(error = %e, "store call failed");
+        ApiError::internal()
+    }
+}
+
+/// A validation rule of the core answers its own exception name (one mapping, in the core's
+/// `TrailErrorKind::exception_name`).
+impl From<cairn_core::trail::ValidationError> for ApiError {
+    fn from(e: cairn_core::trail::ValidationError) -> ApiError {
+        ApiError::client(e.kind.exception_name(), e.message)
+    }
+}
+
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.code, self.message)

@@ -17,9 +17,11 @@
 //! A CloudTrail call passes, outermost first: request id → body limit → SigV4 → JSON 1.1 framing
 //! → audit (authorize, run, record, commit) → the operation handler. See [`layers`].
 
+pub mod buckets;
 pub mod credentials;
 mod error;
 pub mod layers;
+pub mod model_check;
 mod ops;
 pub mod sigv4;
 pub mod state;
@@ -39,6 +41,10 @@ pub fn router(state: AppState) -> Router {
     let cloudtrail = Router::new()
         .route("/", post(ops::cloudtrail_json))
         .layer(from_fn_with_state(state.clone(), layers::audit::layer))
+        .layer(from_fn_with_state(
+            state.response_log.clone(),
+            layers::response_log::layer,
+        ))
         .layer(from_fn(layers::json_protocol::layer))
         .layer(from_fn_with_state(
             (state.clone(), CLOUDTRAIL),

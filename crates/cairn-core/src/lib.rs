@@ -13,3 +13,5 @@ pub mod audit;
 pub mod operation;
 pub mod principal;
 pub mod record;
+pub mod trail;
+pub mod trail_config;

@@ -35,6 +35,14 @@ pub struct ServeArgs {
     /// The region Cairn answers as [default: us-east-1].
     #[arg(long, env = "CAIRN_REGION")]
     pub region: Option<String>,
+    /// More regions to answer for, comma-separated (requests choose one by their SigV4 scope).
+    #[arg(
+        long,
+        env = "CAIRN_REGIONS",
+        value_delimiter = ',',
+        value_name = "REGION,..."
+    )]
+    pub regions: Option<Vec<String>>,
     /// Days events stay in the event history, counted from when Cairn received them [default: 90].
     #[arg(long, env = "CAIRN_RETENTION_DAYS", value_name = "DAYS")]
     pub retention_days: Option<u32>,
@@ -44,6 +52,17 @@ pub struct ServeArgs {
     /// Allowed difference between a request's X-Amz-Date and the server clock [default: 900].
     #[arg(long, env = "CAIRN_MAX_CLOCK_SKEW_SECONDS", value_name = "SECONDS")]
     pub max_clock_skew_seconds: Option<u64>,
+    /// SNS topics trails may notify, comma-separated names or ARNs (names are in --region).
+    #[arg(
+        long,
+        env = "CAIRN_SNS_TOPICS",
+        value_delimiter = ',',
+        value_name = "TOPIC,..."
+    )]
+    pub sns_topics: Option<Vec<String>>,
+    /// The AWS Organizations id (o-...) this account manages; enables organization trails.
+    #[arg(long, env = "CAIRN_ORGANIZATION_ID", value_name = "ID")]
+    pub organization_id: Option<String>,
     /// PEM certificate chain; with --tls-key, serve HTTPS instead of HTTP.
     #[arg(
         long,
@@ -79,11 +98,14 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     account_id: Option<String>,
     region: Option<String>,
+    regions: Option<Vec<String>>,
     retention_days: Option<u32>,
     max_body_bytes: Option<usize>,
     max_clock_skew_seconds: Option<u64>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    sns_topics: Option<Vec<String>>,
+    organization_id: Option<String>,
     admin_access_key_id: Option<String>,
     admin_secret_access_key: Option<String>,
     insecure_no_auth: Option<bool>,
@@ -112,10 +134,13 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub account_id: Option<String>,
     pub region: String,
+    pub regions: Vec<String>,
     pub retention: Duration,
     pub max_body_bytes: usize,
     pub max_clock_skew: Duration,
     pub tls: Option<(PathBuf, PathBuf)>,
+    pub sns_topics: Vec<String>,
+    pub organization_id: Option<String>,
     pub admin_key: Option<(String, String)>,
     pub insecure_no_auth: bool,
     pub users: Vec<ConfigUser>,
@@ -140,6 +165,14 @@ impl Settings {
             .region
             .or(file.region)
             .unwrap_or_else(|| "us-east-1".into());
+        let mut regions = vec![region.clone()];
+        for r in args.regions.or(file.regions).unwrap_or_default() {
+            validate_region(&r)?;
+            if !regions.contains(&r) {
+                regions.push(r);
+            }
+        }
+        validate_region(&region)?;
         let account_id = args.account_id.or(file.account_id);
         if let Some(id) = &account_id {
             validate_account_id(id)?;
@@ -163,6 +196,20 @@ impl Settings {
                 "an admin key needs both CAIRN_ADMIN_ACCESS_KEY_ID and CAIRN_ADMIN_SECRET_ACCESS_KEY"
             ),
         };
+        let organization_id = args.organization_id.or(file.organization_id);
+        if let Some(org) = &organization_id {
+            let ok = org.len() >= 12
+                && org.len() <= 34
+                && org.starts_with("o-")
+                && org[2..]
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+            if !ok {
+                bail!(
+                    "organization id {org:?} must look like o-abcd123456 (o- and 10-32 lowercase letters or digits)"
+                );
+            }
+        }
         let retention_days = args.retention_days.or(file.retention_days).unwrap_or(90);
         if retention_days == 0 {
             bail!("retention_days must be at least 1");
@@ -178,6 +225,7 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from("cairn-data")),
             account_id,
             region,
+            regions,
             retention: Duration::from_secs(u64::from(retention_days) * 86_400),
             max_body_bytes: args
                 .max_body_bytes
@@ -189,6 +237,8 @@ impl Settings {
                     .unwrap_or(15 * 60),
             ),
             tls,
+            sns_topics: args.sns_topics.or(file.sns_topics).unwrap_or_default(),
+            organization_id,
             admin_key,
             insecure_no_auth: args.insecure_no_auth || file.insecure_no_auth.unwrap_or(false),
             users: file.users,
@@ -200,6 +250,21 @@ fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+}
+
+/// A region name: lowercase letters, digits and dashes, like `us-east-1`.
+pub fn validate_region(region: &str) -> anyhow::Result<()> {
+    let ok = !region.is_empty()
+        && region.len() <= 32
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !region.starts_with('-')
+        && !region.ends_with('-');
+    if !ok {
+        bail!("region {region:?} must be lowercase letters, digits and dashes, like us-east-1");
+    }
+    Ok(())
 }
 
 /// An account id is exactly 12 digits.

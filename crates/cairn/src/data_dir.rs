@@ -5,6 +5,8 @@
 //!   account.json         {"account_id": "..."}  the account id, generated at first start
 //!   credentials.json     mode 0600: access keys and their principals
 //!   events.db            the event log, catalog and checkpoints (SQLite, WAL)
+//!   signing-keys.json    mode 0600: RSA keys that sign digest files, per region
+//!   buckets/NAME/        local buckets (the embedded default storage)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -50,6 +52,16 @@ impl DataDir {
     /// The SQLite event store.
     pub fn events_db(&self) -> PathBuf {
         self.root.join("events.db")
+    }
+
+    /// The folder holding local buckets, one folder each.
+    pub fn buckets(&self) -> PathBuf {
+        self.root.join("buckets")
+    }
+
+    /// The digest signing keys (mode 0600).
+    pub fn signing_keys(&self) -> PathBuf {
+        self.root.join("signing-keys.json")
     }
 
     /// The credentials file.

@@ -3,10 +3,12 @@
 //! ```text
 //! cairn serve                 run the service (embedded defaults: 127.0.0.1:4590, ./cairn-data)
 //! cairn users add|list|remove manage access keys
+//! cairn buckets create|list    manage local buckets
 //! cairn bench append          measure durable appends per second
 //! ```
 
 mod bench;
+mod buckets;
 mod config;
 mod data_dir;
 mod retention;
@@ -34,6 +36,9 @@ enum Command {
     /// Manage principals (access keys) and their roles.
     #[command(subcommand)]
     Users(users::UsersCommand),
+    /// Manage local buckets (folders under the data dir) that trails deliver to.
+    #[command(subcommand)]
+    Buckets(buckets::BucketsCommand),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -44,6 +49,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(*args),
         Command::Users(cmd) => users::run(cmd),
+        Command::Buckets(cmd) => buckets::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
     };
     match result {

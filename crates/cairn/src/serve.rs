@@ -4,10 +4,12 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use cairn_api::buckets::LocalBuckets;
 use cairn_api::credentials::{CredentialStore, UserKey};
 use cairn_api::sigv4::SecretKey;
 use cairn_api::{ApiConfig, AppState};
 use cairn_core::principal::{IdentityType, Role};
+use cairn_integrity::KeyRing;
 use cairn_store::SqliteStore;
 
 use crate::config::{ServeArgs, Settings};
@@ -72,9 +74,19 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let config = ApiConfig {
         account_id: account_id.clone(),
         region: settings.region.clone(),
+        regions: settings.regions.clone(),
         max_clock_skew: settings.max_clock_skew,
         max_body_bytes: settings.max_body_bytes,
         require_auth: !settings.insecure_no_auth,
+        sns_topics: settings
+            .sns_topics
+            .iter()
+            .map(|t| match t.starts_with("arn:") {
+                true => t.clone(),
+                false => format!("arn:aws:sns:{}:{account_id}:{t}", settings.region),
+            })
+            .collect(),
+        organization_id: settings.organization_id.clone(),
     };
     if settings.insecure_no_auth {
         tracing::warn!(
@@ -84,7 +96,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     let store: Arc<dyn cairn_store::Store> = Arc::new(store);
     tokio::spawn(crate::retention::run(store.clone(), settings.retention));
-    let state = AppState::new(store, credentials, config);
+    let buckets = Arc::new(LocalBuckets::new(data.buckets()));
+    let keys = Arc::new(
+        KeyRing::open(&data.signing_keys(), &settings.regions, chrono::Utc::now())
+            .context("loading signing keys")?,
+    );
+    let state = AppState::new(store, credentials, config, buckets, keys);
     let app = cairn_api::router(state);
 
     let tls = match &settings.tls {

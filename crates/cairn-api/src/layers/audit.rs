@@ -101,6 +101,7 @@ enum Outcome {
 /// What the layer knows about the call before it runs.
 struct CallFacts {
     principal: Principal,
+    region: String,
     operation: Operation,
     request_id: String,
     request: Value,
@@ -112,8 +113,10 @@ struct CallFacts {
 impl CallFacts {
     fn from_request(req: &Request) -> Option<CallFacts> {
         let ext = req.extensions();
+        let authenticated = ext.get::<Authenticated>()?;
         Some(CallFacts {
-            principal: ext.get::<Authenticated>()?.principal().clone(),
+            principal: authenticated.principal().clone(),
+            region: authenticated.region().to_string(),
             operation: *ext.get::<Operation>()?,
             request_id: ext.get::<RequestId>()?.0.clone(),
             request: ext
@@ -145,7 +148,7 @@ fn access_denied(facts: &CallFacts, state: &AppState) -> ApiError {
             "User: {} is not authorized to perform: {service}:{} on resource: arn:aws:cloudtrail:{}:{}:* (role {} does not allow it)",
             facts.principal.arn(),
             facts.operation,
-            state.config.region,
+            facts.region,
             state.config.account_id,
             facts.principal.role,
         ),
@@ -190,7 +193,7 @@ async fn finish(
         principal: &facts.principal,
         operation: facts.operation,
         event_time: now,
-        region: &state.config.region,
+        region: &facts.region,
         source_ip: &source_ip,
         user_agent: facts.user_agent.as_deref(),
         request_parameters: Some(&facts.request),

@@ -15,14 +15,23 @@ use crate::layers::body::RawBody;
 use crate::sigv4::{self, RequestParts, SecretKey, SecretLookup, VerifyPolicy};
 use crate::state::AppState;
 
-/// A caller whose request signature has been verified. Only this module can create one.
+/// A caller whose request signature has been verified, and the region the request was signed
+/// for. Only this module can create one.
 #[derive(Debug, Clone)]
-pub struct Authenticated(Principal);
+pub struct Authenticated {
+    principal: Principal,
+    region: String,
+}
 
 impl Authenticated {
     /// The verified caller.
     pub fn principal(&self) -> &Principal {
-        &self.0
+        &self.principal
+    }
+
+    /// The region of the request (its SigV4 credential scope).
+    pub fn region(&self) -> &str {
+        &self.region
     }
 }
 
@@ -40,18 +49,29 @@ pub async fn layer(
     next: Next,
 ) -> Response {
     match authenticate(&state, services, &req) {
-        Ok(principal) => {
-            req.extensions_mut().insert(Authenticated(principal));
+        Ok(authenticated) => {
+            req.extensions_mut().insert(authenticated);
             next.run(req).await
         }
         Err(e) => e.into_response(),
     }
 }
 
-fn authenticate(state: &AppState, services: &[&str], req: &Request) -> Result<Principal, ApiError> {
+fn authenticate(
+    state: &AppState,
+    services: &[&str],
+    req: &Request,
+) -> Result<Authenticated, ApiError> {
     if !state.config.require_auth {
         tracing::warn!("serving an unauthenticated request as the admin (--insecure-no-auth)");
-        return state.credentials.any_admin().ok_or_else(ApiError::internal);
+        let principal = state
+            .credentials
+            .any_admin()
+            .ok_or_else(ApiError::internal)?;
+        return Ok(Authenticated {
+            principal,
+            region: state.config.region.clone(),
+        });
     }
     let body = req
         .extensions()
@@ -64,8 +84,9 @@ fn authenticate(state: &AppState, services: &[&str], req: &Request) -> Result<Pr
         headers: req.headers(),
         body,
     };
+    let regions: Vec<&str> = state.config.regions.iter().map(String::as_str).collect();
     let policy = VerifyPolicy {
-        region: &state.config.region,
+        regions: &regions,
         services,
         max_clock_skew: state.config.max_clock_skew,
         now: state.clock.now(),
@@ -86,7 +107,10 @@ fn authenticate(state: &AppState, services: &[&str], req: &Request) -> Result<Pr
     state
         .credentials
         .lookup(&verified.access_key_id)
-        .map(|(_, principal)| principal)
+        .map(|(_, principal)| Authenticated {
+            principal,
+            region: verified.region,
+        })
         .ok_or_else(|| {
             ApiError::with_status(
                 axum::http::StatusCode::FORBIDDEN,

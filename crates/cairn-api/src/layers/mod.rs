@@ -12,6 +12,7 @@ pub mod authenticate;
 pub mod body;
 pub mod json_protocol;
 pub mod request_id;
+pub mod response_log;
 
 use std::net::SocketAddr;
 

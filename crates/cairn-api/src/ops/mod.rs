@@ -2,7 +2,11 @@
 //! to an [`OpOutput`]; they read the store but never write it — they return the catalog changes
 //! they want, and the audit layer commits those with the call's event.
 
-mod trails;
+mod keys;
+mod paging;
+mod tags;
+mod timestamp;
+pub(crate) mod trails;
 
 use axum::Extension;
 use axum::extract::State;
@@ -16,8 +20,18 @@ use serde_json::Value;
 use crate::ApiError;
 use crate::error::AMZ_JSON_1_1;
 use crate::layers::audit::PendingChanges;
+use crate::layers::authenticate::Authenticated;
 use crate::layers::json_protocol::RequestJson;
 use crate::state::AppState;
+
+/// What an operation may know about its call: the server state, the caller and the region the
+/// request was made in (its SigV4 scope).
+pub(crate) struct Ctx<'a> {
+    pub state: &'a AppState,
+    pub region: &'a str,
+    #[allow(dead_code)] // operations that depend on the caller arrive with event history
+    pub principal: &'a cairn_core::principal::Principal,
+}
 
 /// What an operation answers: the response body and the catalog writes to commit with it.
 #[derive(Debug, Default)]
@@ -47,9 +61,15 @@ pub(crate) fn input<T: DeserializeOwned>(json: Value) -> Result<T, ApiError> {
 pub async fn cloudtrail_json(
     State(state): State<AppState>,
     Extension(op): Extension<Operation>,
+    Extension(auth): Extension<Authenticated>,
     Extension(RequestJson(json)): Extension<RequestJson>,
 ) -> Response {
-    match dispatch(&state, op, json).await {
+    let ctx = Ctx {
+        state: &state,
+        region: auth.region(),
+        principal: auth.principal(),
+    };
+    match dispatch(&ctx, op, json).await {
         Ok(out) => {
             let mut resp = out.body.to_string().into_response();
             resp.headers_mut()
@@ -61,11 +81,26 @@ pub async fn cloudtrail_json(
     }
 }
 
-async fn dispatch(state: &AppState, op: Operation, json: Value) -> Result<OpOutput, ApiError> {
+async fn dispatch(ctx: &Ctx<'_>, op: Operation, json: Value) -> Result<OpOutput, ApiError> {
+    use trails::{logging, manage, read, selectors};
     match op {
-        Operation::DescribeTrails => trails::describe_trails(state, input(json)?).await,
-        Operation::ListTrails => trails::list_trails(state, input(json)?).await,
-        Operation::GetTrail => trails::get_trail(state, input(json)?).await,
+        Operation::CreateTrail => manage::create_trail(ctx, input(json)?).await,
+        Operation::UpdateTrail => manage::update_trail(ctx, input(json)?).await,
+        Operation::DeleteTrail => manage::delete_trail(ctx, input(json)?).await,
+        Operation::DescribeTrails => read::describe_trails(ctx, input(json)?).await,
+        Operation::GetTrail => read::get_trail(ctx, input(json)?).await,
+        Operation::ListTrails => read::list_trails(ctx, input(json)?).await,
+        Operation::StartLogging => logging::start_logging(ctx, input(json)?).await,
+        Operation::StopLogging => logging::stop_logging(ctx, input(json)?).await,
+        Operation::GetTrailStatus => logging::get_trail_status(ctx, input(json)?).await,
+        Operation::PutEventSelectors => selectors::put_event_selectors(ctx, input(json)?).await,
+        Operation::GetEventSelectors => selectors::get_event_selectors(ctx, input(json)?).await,
+        Operation::PutInsightSelectors => selectors::put_insight_selectors(ctx, input(json)?).await,
+        Operation::GetInsightSelectors => selectors::get_insight_selectors(ctx, input(json)?).await,
+        Operation::AddTags => tags::add_tags(ctx, input(json)?).await,
+        Operation::RemoveTags => tags::remove_tags_op(ctx, input(json)?).await,
+        Operation::ListTags => tags::list_tags(ctx, input(json)?).await,
+        Operation::ListPublicKeys => keys::list_public_keys(ctx, input(json)?).await,
         other => Err(ApiError::client(
             "UnsupportedOperationException",
             format!("Cairn does not implement {other} yet."),

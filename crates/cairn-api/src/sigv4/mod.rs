@@ -93,8 +93,9 @@ pub struct RequestParts<'a> {
 /// What this endpoint accepts.
 #[derive(Debug, Clone, Copy)]
 pub struct VerifyPolicy<'a> {
-    /// The only region credential scopes may name, e.g. `us-east-1`.
-    pub region: &'a str,
+    /// The regions credential scopes may name, e.g. `["us-east-1"]`; the request's region is
+    /// the one its scope names (reported in [`Verified::region`]).
+    pub regions: &'a [&'a str],
     /// Service names a scope may name, e.g. `["cloudtrail"]` for the JSON
     /// API or `["cloudtrail-data"]` for `PutAuditEvents`.
     pub services: &'a [&'a str],

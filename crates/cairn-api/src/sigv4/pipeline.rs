@@ -157,11 +157,12 @@ fn check_scope(
     time: &RequestTime,
     policy: &VerifyPolicy<'_>,
 ) -> Result<(), SigV4Error> {
-    if credential.region != policy.region {
+    if !policy.regions.contains(&credential.region.as_str()) {
+        let expected: Vec<String> = policy.regions.iter().map(|r| format!("'{r}'")).collect();
         return Err(SigV4Error::invalid(format!(
-            "Credential should be scoped to a valid region, not '{}'. Expected '{}'.",
+            "Credential should be scoped to a valid region, not '{}'. Expected {}.",
             authorization::truncate(&credential.region),
-            policy.region
+            expected.join(" or ")
         )));
     }
     if !policy.services.contains(&credential.service.as_str()) {

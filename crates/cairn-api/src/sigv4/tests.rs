@@ -45,7 +45,7 @@ fn signed_at() -> DateTime<Utc> {
 
 fn policy<'a>(services: &'a [&'a str], now: DateTime<Utc>) -> VerifyPolicy<'a> {
     VerifyPolicy {
-        region: REGION,
+        regions: &[REGION],
         services,
         max_clock_skew: FIFTEEN_MIN,
         now,
@@ -127,7 +127,7 @@ fn parse_suite_request(text: &str) -> Request<Vec<u8>> {
 
 fn suite_policy() -> VerifyPolicy<'static> {
     VerifyPolicy {
-        region: "us-east-1",
+        regions: &["us-east-1"],
         services: &["service"],
         max_clock_skew: FIFTEEN_MIN,
         now: Utc.with_ymd_and_hms(2015, 8, 30, 12, 36, 0).unwrap(),
@@ -571,7 +571,7 @@ fn session_tokens_are_unrecognized() {
 fn wrong_region_is_invalid_signature() {
     let req = signed_json_request();
     let mut pol = policy(&["cloudtrail"], signed_at());
-    pol.region = "eu-west-1";
+    pol.regions = &["eu-west-1"];
     let msg = expect_err(
         &req,
         &secrets(KEY, SECRET),

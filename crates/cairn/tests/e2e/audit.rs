@@ -11,7 +11,7 @@ async fn every_call_is_one_complete_management_event() {
     let client = server.admin_client();
     let ok = client
         .describe_trails()
-        .trail_name_list("a")
+        .trail_name_list("nosuchtrail")
         .include_shadow_trails(false)
         .send()
         .await
@@ -35,7 +35,7 @@ async fn every_call_is_one_complete_management_event() {
     );
     assert_eq!(
         e["requestParameters"],
-        serde_json::json!({"trailNameList": ["a"], "includeShadowTrails": false})
+        serde_json::json!({"trailNameList": ["nosuchtrail"], "includeShadowTrails": false})
     );
     assert_eq!(e["responseElements"], serde_json::Value::Null);
     assert_eq!(e["readOnly"], true);

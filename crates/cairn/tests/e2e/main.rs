@@ -10,3 +10,4 @@ mod auth;
 mod awscli;
 mod crash;
 mod protocol;
+mod trails;

@@ -60,6 +60,7 @@ impl Server {
             .env_remove("CAIRN_ADMIN_ACCESS_KEY_ID")
             .env_remove("CAIRN_ADMIN_SECRET_ACCESS_KEY")
             .env("CAIRN_LOG", "warn")
+            .env("CAIRN_DEBUG_RESPONSE_LOG", self.response_log())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -91,6 +92,59 @@ impl Server {
         }
         self.child = Some(child);
         key.zip(secret)
+    }
+
+    /// The file the server logs every response to (checked against the model on drop).
+    pub fn response_log(&self) -> PathBuf {
+        self.data_dir.with_file_name("responses.jsonl")
+    }
+
+    /// Checks every response logged so far against the botocore model: no unknown members,
+    /// right types, required members present, and only modelled (or common) error types.
+    pub fn check_responses(&self) {
+        let Ok(text) = std::fs::read_to_string(self.response_log()) else {
+            return;
+        };
+        let model = cairn_api::model_check::Model::cloudtrail();
+        let mut problems = Vec::new();
+        for line in text.lines() {
+            let r: Value = serde_json::from_str(line).unwrap();
+            let op = r["operation"].as_str().unwrap();
+            let result = match r["error_type"].as_str() {
+                None => model.check_output(op, &r["body"]).map_err(|v| v.join("; ")),
+                Some(err) => model.check_error(op, err),
+            };
+            if let Err(e) = result {
+                problems.push(format!(
+                    "{op}: {e}
+    response: {}",
+                    r["body"]
+                ));
+            }
+        }
+        assert!(
+            problems.is_empty(),
+            "responses that do not match the botocore model:
+{}",
+            problems.join(
+                "
+"
+            )
+        );
+    }
+
+    /// Creates a local bucket with `cairn buckets create`.
+    pub fn create_bucket(&self, name: &str) {
+        let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .args(["buckets", "create", name, "--data-dir"])
+            .arg(&self.data_dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "buckets create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Stops the server with SIGKILL: no shutdown code runs.
@@ -169,6 +223,10 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
+        // Every response the test saw must match the model (skipped if the test already failed).
+        if !std::thread::panicking() {
+            self.check_responses();
+        }
     }
 }
 

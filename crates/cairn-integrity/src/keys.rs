@@ -1,0 +1,249 @@
+//! Signing keys: one RSA-2048 key pair in force per region, generated at first start.
+//!
+//! The key file (`signing-keys.json`, mode 0600) lists every key ever used, with its region and
+//! validity window: a rotated key stays listed (and valid for the period it signed), so old
+//! digests keep validating. The public half is reported as AWS does: DER of the PKCS#1
+//! `RSAPublicKey`, fingerprint = hex MD5 of that DER.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::KeyPair as _;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use md5::{Digest as _, Md5};
+use serde::{Deserialize, Serialize};
+
+/// A failure to load, create or save signing keys.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyRingError {
+    /// Reading or writing the key file failed.
+    #[error("signing key file {path}: {source}")]
+    Io {
+        /// The key file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The key file could not be parsed, or a key in it is not a valid RSA key.
+    #[error("signing key file {path}: {message}")]
+    Invalid {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Key generation failed.
+    #[error("generating an RSA key failed")]
+    Generate,
+}
+
+/// One key as stored.
+#[derive(Clone, Serialize, Deserialize)]
+struct StoredKey {
+    region: String,
+    /// PKCS#8 v1 DER of the private key, base64.
+    pkcs8: String,
+    valid_from: DateTime<Utc>,
+    /// Set when the key was rotated out.
+    valid_until: Option<DateTime<Utc>>,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct KeyFile {
+    keys: Vec<StoredKey>,
+}
+
+/// The public half of a signing key, as `ListPublicKeys` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKeyInfo {
+    /// DER of the PKCS#1 `RSAPublicKey`.
+    pub der: Vec<u8>,
+    /// Hex MD5 of [`PublicKeyInfo::der`] (32 lowercase hex digits).
+    pub fingerprint: String,
+    /// From when the key signs.
+    pub valid_from: DateTime<Utc>,
+    /// Until when it signed; `None` while it is the key in force.
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+/// The signing keys of every region.
+pub struct KeyRing {
+    path: PathBuf,
+    keys: RwLock<Vec<StoredKey>>,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyRing {
+    /// Opens the key file at `path`, generating a key for each of `regions` that has none.
+    pub fn open(
+        path: &Path,
+        regions: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<KeyRing, KeyRingError> {
+        let mut file = match std::fs::read(path) {
+            Ok(bytes) => {
+                serde_json::from_slice::<KeyFile>(&bytes).map_err(|e| KeyRingError::Invalid {
+                    path: path.into(),
+                    message: e.to_string(),
+                })?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => KeyFile::default(),
+            Err(source) => {
+                return Err(KeyRingError::Io {
+                    path: path.into(),
+                    source,
+                });
+            }
+        };
+        for key in &file.keys {
+            public_der(key).map_err(|message| KeyRingError::Invalid {
+                path: path.into(),
+                message,
+            })?;
+        }
+        let mut changed = false;
+        for region in regions {
+            if !file
+                .keys
+                .iter()
+                .any(|k| &k.region == region && k.valid_until.is_none())
+            {
+                file.keys.push(generate(region, now)?);
+                changed = true;
+            }
+        }
+        if changed {
+            save(path, &file)?;
+        }
+        Ok(KeyRing {
+            path: path.to_path_buf(),
+            keys: RwLock::new(file.keys),
+        })
+    }
+
+    /// Public keys of `region` whose validity overlaps `[start, end]`, oldest first.
+    pub fn public_keys(
+        &self,
+        region: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Vec<PublicKeyInfo> {
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        keys.iter()
+            .filter(|k| k.region == region)
+            .filter(|k| k.valid_from <= end && k.valid_until.is_none_or(|until| until >= start))
+            .filter_map(|k| {
+                let der = public_der(k).ok()?;
+                Some(PublicKeyInfo {
+                    fingerprint: fingerprint(&der),
+                    der,
+                    valid_from: k.valid_from,
+                    valid_until: k.valid_until,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Hex MD5 of a public key's DER: CloudTrail's key fingerprint.
+pub fn fingerprint(der: &[u8]) -> String {
+    hex::encode(Md5::digest(der))
+}
+
+fn generate(region: &str, now: DateTime<Utc>) -> Result<StoredKey, KeyRingError> {
+    let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyRingError::Generate)?;
+    let pkcs8 = pair.as_der().map_err(|_| KeyRingError::Generate)?;
+    Ok(StoredKey {
+        region: region.to_string(),
+        pkcs8: STANDARD.encode(pkcs8.as_ref()),
+        valid_from: now,
+        valid_until: None,
+    })
+}
+
+fn key_pair(key: &StoredKey) -> Result<KeyPair, String> {
+    let der = STANDARD
+        .decode(&key.pkcs8)
+        .map_err(|e| format!("key of {}: {e}", key.region))?;
+    KeyPair::from_pkcs8(&der).map_err(|e| format!("key of {}: {e}", key.region))
+}
+
+fn public_der(key: &StoredKey) -> Result<Vec<u8>, String> {
+    Ok(key_pair(key)?.public_key().as_ref().to_vec())
+}
+
+/// Writes the key file atomically with mode 0600.
+fn save(path: &Path, file: &KeyFile) -> Result<(), KeyRingError> {
+    let io = |source| KeyRingError::Io {
+        path: path.into(),
+        source,
+    };
+    let tmp = path.with_extension("json.tmp");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(&tmp).map_err(io)?;
+    f.write_all(&serde_json::to_vec_pretty(file).expect("key file serializes"))
+        .map_err(io)?;
+    f.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn keys_are_made_once_per_region_and_reported_as_pkcs1_der() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("signing-keys.json");
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap();
+        let regions = vec!["us-east-1".to_string(), "eu-west-1".to_string()];
+        let ring = KeyRing::open(&path, &regions, t0).unwrap();
+        let keys = ring.public_keys("us-east-1", t0, t0);
+        assert_eq!(keys.len(), 1);
+        let k = &keys[0];
+        // A 2048-bit RSAPublicKey in DER is 270 bytes and starts like AWS's keys do.
+        assert_eq!(k.der.len(), 270);
+        assert!(STANDARD.encode(&k.der).starts_with("MIIBCgKCAQEA"));
+        assert_eq!(k.fingerprint.len(), 32);
+        assert_eq!(k.fingerprint, fingerprint(&k.der));
+        // Reopening keeps the same key.
+        let again = KeyRing::open(&path, &regions, t0).unwrap();
+        assert_eq!(again.public_keys("us-east-1", t0, t0)[0].der, k.der);
+        assert_ne!(again.public_keys("eu-west-1", t0, t0)[0].der, k.der);
+        // A window before the key existed finds nothing.
+        let before = t0 - chrono::Duration::days(1);
+        assert!(ring.public_keys("us-east-1", before, before).is_empty());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+    }
+
+    #[test]
+    fn fingerprint_matches_the_aws_cli_example() {
+        // The AWS CLI documentation's list-public-keys example key and its fingerprint.
+        let der = STANDARD.decode("MIIBCgKCAQEAlSS3cl92HDycr/MTj0moOhas8habjrraXw+KzlWF0axSI2tcF+3iJ9BKQAVSKxGwxwu3m0wG3J+kUl1xboEcEPHYoIYMbgfSw7KGnuDKwkLzsQWhUJ0cIbOHASox1vv/5fNXkrHhGbDCHeVXm804c83nvHUEFYThr1PfyP/8HwrCtR3FX5OANtQCP61C1nJtSSkC8JSQUOrIP4CuwJjc+4WGDk+BGH5m9iuiAKkipEHWmUl8/P7XpfpWQuk4h8g3pXZOrNXr08lbh4d39svj7UqdhvOXoBISp9t/EXYuePGEtBdrKD9Dz+VHwyUPtBQvYr9BnkF88qBnaPNhS44rzwIDAQAB").unwrap();
+        assert_eq!(fingerprint(&der), "7f3f401420072e50a65a141430817ab3");
+    }
+}

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::operation::Operation;
+use crate::operation::{Access, Operation};
 use crate::principal::Principal;
 use crate::record::format_event_time;
 
@@ -69,6 +69,8 @@ pub struct ApiCall<'a> {
     pub recipient_account_id: &'a str,
     /// Set when the call came over TLS.
     pub tls: Option<&'a TlsFacts>,
+    /// Resources the call acted on, as `(type, ARN)` — e.g. the channel of `PutAuditEvents`.
+    pub resources: &'a [(String, String)],
 }
 
 /// The CloudTrail record of `call`, as a JSON object in CloudTrail's field order.
@@ -106,13 +108,27 @@ pub fn api_call_record(call: &ApiCall<'_>) -> Value {
     r.insert("requestID".into(), json!(call.request_id));
     r.insert("eventID".into(), json!(call.event_id));
     r.insert("readOnly".into(), json!(op.read_only()));
+    if !call.resources.is_empty() {
+        let resources: Vec<Value> = call
+            .resources
+            .iter()
+            .map(|(kind, arn)| json!({"accountId": call.recipient_account_id, "type": kind, "ARN": arn}))
+            .collect();
+        r.insert("resources".into(), Value::Array(resources));
+    }
     r.insert("eventType".into(), json!("AwsApiCall"));
-    r.insert("managementEvent".into(), json!(true));
+    // Sending audit events is a data-plane call: AWS logs PutAuditEvents as a data event on the
+    // channel, which keeps it out of the event history and selectable by data selectors.
+    let management = op.access() != Access::Ingest;
+    r.insert("managementEvent".into(), json!(management));
     r.insert(
         "recipientAccountId".into(),
         json!(call.recipient_account_id),
     );
-    r.insert("eventCategory".into(), json!("Management"));
+    r.insert(
+        "eventCategory".into(),
+        json!(if management { "Management" } else { "Data" }),
+    );
     if let Some(tls) = call.tls {
         let mut t = Map::new();
         t.insert("tlsVersion".into(), json!(tls.tls_version));
@@ -204,6 +220,7 @@ mod tests {
             event_id: "evt-1",
             recipient_account_id: "123456789012",
             tls: None,
+            resources: &[],
         }
     }
 
@@ -272,6 +289,28 @@ mod tests {
         ));
         assert_eq!(rec["responseElements"]["trailARN"], body["TrailARN"]);
         assert_eq!(rec["requestParameters"], Value::Null);
+    }
+
+    #[test]
+    fn put_audit_events_is_a_data_event_on_its_channel() {
+        let p = principal();
+        let channel = [(
+            "AWS::CloudTrail::Channel".to_string(),
+            "arn:aws:cloudtrail:us-east-1:123456789012:channel/c1".to_string(),
+        )];
+        let mut c = call(
+            &p,
+            Operation::PutAuditEvents,
+            CallOutcome::Success { response: None },
+            None,
+        );
+        c.resources = &channel;
+        let rec = api_call_record(&c);
+        assert_eq!(rec["eventCategory"], "Data");
+        assert_eq!(rec["managementEvent"], false);
+        assert_eq!(rec["eventSource"], "cloudtrail-data.amazonaws.com");
+        assert_eq!(rec["resources"][0]["type"], "AWS::CloudTrail::Channel");
+        assert_eq!(rec["resources"][0]["ARN"], channel[0].1);
     }
 
     #[test]

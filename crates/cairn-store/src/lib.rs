@@ -36,7 +36,8 @@ pub mod testsuite;
 
 pub use error::{StoreError, StoreErrorKind};
 pub use model::{
-    CatalogWrite, Commit, CommitReceipt, DuplicateEvents, EventIndex, NewEvent, StoredEvent,
+    CatalogWrite, Commit, CommitReceipt, DuplicateEvents, EventIndex, HistoryKind, LookedUpEvent,
+    LookupFilter, LookupQuery, NewEvent, StoredEvent,
 };
 pub use sqlite::SqliteStore;
 
@@ -64,6 +65,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// The event with this `eventID`, if it is kept.
     async fn event_by_id(&self, event_id: &str) -> Result<Option<StoredEvent>, StoreError>;
+
+    /// Searches the event history (see [`LookupQuery`]), newest first.
+    async fn lookup(&self, query: LookupQuery) -> Result<Vec<LookedUpEvent>, StoreError>;
 
     /// The highest sequence number written so far (0 when the log is empty).
     async fn last_seq(&self) -> Result<u64, StoreError>;

@@ -5,11 +5,46 @@ use cairn_core::record::EventRecord;
 use crate::{StoreError, StoreErrorKind};
 use serde_json::Value;
 
+/// Which part of the event history an event belongs to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum HistoryKind {
+    /// Management events and application (`ActivityAuditLog`) events: what LookupEvents returns.
+    #[default]
+    Events,
+    /// Insights events: returned only with `EventCategory: insight`.
+    Insights,
+    /// Data and network-activity events: kept for trails, never in the event history (as AWS).
+    NotInHistory,
+}
+
+impl HistoryKind {
+    /// The kind for an `eventCategory` value.
+    pub fn of_category(category: Option<&str>) -> HistoryKind {
+        match category {
+            Some("Data" | "NetworkActivity") => HistoryKind::NotInHistory,
+            Some("Insight") => HistoryKind::Insights,
+            _ => HistoryKind::Events,
+        }
+    }
+
+    /// The stored code.
+    pub fn code(self) -> i64 {
+        match self {
+            HistoryKind::Events => 0,
+            HistoryKind::Insights => 1,
+            HistoryKind::NotInHistory => 2,
+        }
+    }
+}
+
 /// The lookup fields of an event, extracted once at write time so history queries can use
 /// indexes instead of parsing records.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventIndex {
-    /// `eventTime` as Unix seconds, if the record has a parseable one.
+    /// Which history the event belongs to.
+    pub history: HistoryKind,
+    /// `eventTime` as Unix seconds, if the record has a parseable one (otherwise the store uses
+    /// the time it received the event).
     pub event_time: Option<i64>,
     /// `eventName`.
     pub event_name: Option<String>,
@@ -29,17 +64,32 @@ pub struct EventIndex {
 
 impl EventIndex {
     /// The lookup fields of `record`.
+    ///
+    /// Application events ingested with `PutAuditEvents` (`eventCategory: ActivityAuditLog`) keep
+    /// the caller's fields inside `eventData`; their name, source and user come from there
+    /// (`Username` is `eventData.userIdentity.principalId`).
     pub fn of(record: &EventRecord) -> EventIndex {
-        EventIndex {
+        let category = record.event_category.as_str();
+        let mut index = EventIndex {
+            history: HistoryKind::of_category(category),
             event_time: record.event_time_utc().map(|t| t.timestamp()),
             event_name: record.event_name.as_str().map(str::to_owned),
             event_source: record.event_source.as_str().map(str::to_owned),
             read_only: record.read_only(),
             username: record.lookup_username(),
             access_key_id: record.access_key_id().map(str::to_owned),
-            event_category: record.event_category.as_str().map(str::to_owned),
+            event_category: category.map(str::to_owned),
             resources: record.lookup_resources(),
+        };
+        if category == Some("ActivityAuditLog")
+            && let Some(data) = record.extra.get("eventData")
+        {
+            let text = |v: &Value| v.as_str().map(str::to_owned);
+            index.event_name = data.get("eventName").and_then(text);
+            index.event_source = data.get("eventSource").and_then(text);
+            index.username = data.pointer("/userIdentity/principalId").and_then(text);
         }
+        index
     }
 }
 
@@ -182,4 +232,51 @@ impl Commit {
 pub struct CommitReceipt {
     /// The sequence number of each event of the commit, in order; `None` for a skipped duplicate.
     pub seqs: Vec<Option<u64>>,
+}
+
+/// One condition of an event-history lookup (the LookupEvents attributes).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LookupFilter {
+    /// `eventID` equals.
+    EventId(String),
+    /// `eventName` equals.
+    EventName(String),
+    /// `readOnly` equals.
+    ReadOnly(bool),
+    /// The caller's user name equals.
+    Username(String),
+    /// A referenced resource has this type.
+    ResourceType(String),
+    /// A referenced resource has this name.
+    ResourceName(String),
+    /// `eventSource` equals.
+    EventSource(String),
+    /// `userIdentity.accessKeyId` equals.
+    AccessKeyId(String),
+}
+
+/// An event-history query: newest first, every filter must hold (AND).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupQuery {
+    /// Which history to search.
+    pub history: HistoryKind,
+    /// Inclusive lower bound on `eventTime`, Unix seconds.
+    pub start_time: Option<i64>,
+    /// Inclusive upper bound on `eventTime`, Unix seconds.
+    pub end_time: Option<i64>,
+    /// Conditions, all of which must hold.
+    pub filters: Vec<LookupFilter>,
+    /// Resume strictly after (older than) this `(event_time, seq)` position — a page cursor.
+    pub before: Option<(i64, u64)>,
+    /// Most events to return.
+    pub limit: usize,
+}
+
+/// An event found by a lookup, with the position a next page resumes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookedUpEvent {
+    /// The event.
+    pub event: StoredEvent,
+    /// Its indexed `eventTime`, Unix seconds (with `event.seq`, the page cursor).
+    pub event_time: i64,
 }

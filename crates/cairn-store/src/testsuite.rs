@@ -10,7 +10,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::{CatalogWrite, Commit, DuplicateEvents, NewEvent, Store, StoreErrorKind};
+use crate::{
+    CatalogWrite, Commit, DuplicateEvents, HistoryKind, LookupFilter, LookupQuery, NewEvent, Store,
+    StoreErrorKind,
+};
 
 /// Expands to one `#[tokio::test]` per conformance check, each on a fresh store from `$open`.
 #[macro_export]
@@ -25,6 +28,10 @@ macro_rules! store_conformance_suite {
             checkpoints_refuse_to_go_backwards,
             concurrent_commits_all_land_without_gaps,
             expiry_removes_only_old_processed_events,
+            lookup_is_newest_first_with_inclusive_bounds,
+            lookup_filters_combine_with_and,
+            lookup_pages_stay_stable_while_events_arrive,
+            lookup_keeps_histories_apart,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {
@@ -281,4 +288,257 @@ pub async fn expiry_removes_only_old_processed_events(store: Arc<impl Store>) {
         .await
         .unwrap();
     assert_eq!(next.seqs, vec![Some(11)]);
+}
+
+/// A realistic record for lookup tests.
+fn record(
+    id: &str,
+    name: &str,
+    time: &str,
+    user: &str,
+    read_only: bool,
+    resource: Option<(&str, &str)>,
+) -> NewEvent {
+    let mut r = serde_json::json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "IAMUser", "userName": user, "accessKeyId": format!("AKIA{}", user.to_uppercase())},
+        "eventTime": time,
+        "eventSource": "iam.amazonaws.com",
+        "eventName": name,
+        "readOnly": read_only,
+        "eventID": id,
+        "eventCategory": "Management",
+    });
+    if let Some((kind, arn)) = resource {
+        r["resources"] = serde_json::json!([{"type": kind, "ARN": arn}]);
+    }
+    NewEvent::from_record_value(&r, 0).unwrap()
+}
+
+fn query(filters: Vec<LookupFilter>) -> LookupQuery {
+    LookupQuery {
+        history: HistoryKind::Events,
+        start_time: None,
+        end_time: None,
+        filters,
+        before: None,
+        limit: 50,
+    }
+}
+
+async fn ids(store: &impl Store, q: LookupQuery) -> Vec<String> {
+    store
+        .lookup(q)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event.event_id)
+        .collect()
+}
+
+/// Newest `eventTime` first (ties: later `seq` first); both time bounds are inclusive.
+pub async fn lookup_is_newest_first_with_inclusive_bounds(store: Arc<impl Store>) {
+    store
+        .commit(Commit::events(vec![
+            record("a", "GetUser", "2026-11-23T08:00:00Z", "alice", true, None),
+            record("c", "GetUser", "2026-11-23T10:00:00Z", "alice", true, None),
+            record("b", "GetUser", "2026-11-23T09:00:00Z", "alice", true, None),
+            record("b2", "GetUser", "2026-11-23T09:00:00Z", "alice", true, None),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(ids(&*store, query(vec![])).await, vec!["c", "b2", "b", "a"]);
+    let nine = 1_795_424_400; // 2026-11-23T09:00:00Z
+    let mut q = query(vec![]);
+    q.start_time = Some(nine);
+    q.end_time = Some(nine);
+    assert_eq!(ids(&*store, q).await, vec!["b2", "b"]);
+    let mut q = query(vec![]);
+    q.end_time = Some(nine - 1);
+    assert_eq!(ids(&*store, q).await, vec!["a"]);
+}
+
+/// Each attribute filters; several filters must all hold.
+pub async fn lookup_filters_combine_with_and(store: Arc<impl Store>) {
+    store
+        .commit(Commit::events(vec![
+            record(
+                "1",
+                "CreateUser",
+                "2026-11-23T08:00:01Z",
+                "alice",
+                false,
+                Some(("AWS::IAM::User", "arn:aws:iam::1:user/bob")),
+            ),
+            record(
+                "2",
+                "GetUser",
+                "2026-11-23T08:00:02Z",
+                "alice",
+                true,
+                Some(("AWS::IAM::User", "arn:aws:iam::1:user/bob")),
+            ),
+            record(
+                "3",
+                "CreateUser",
+                "2026-11-23T08:00:03Z",
+                "carol",
+                false,
+                Some(("AWS::IAM::Role", "arn:aws:iam::1:role/ops")),
+            ),
+        ]))
+        .await
+        .unwrap();
+    use LookupFilter::*;
+    assert_eq!(
+        ids(&*store, query(vec![EventName("CreateUser".into())])).await,
+        vec!["3", "1"]
+    );
+    assert_eq!(
+        ids(&*store, query(vec![Username("alice".into())])).await,
+        vec!["2", "1"]
+    );
+    assert_eq!(ids(&*store, query(vec![ReadOnly(true)])).await, vec!["2"]);
+    assert_eq!(
+        ids(&*store, query(vec![EventId("3".into())])).await,
+        vec!["3"]
+    );
+    assert_eq!(
+        ids(&*store, query(vec![AccessKeyId("AKIACAROL".into())])).await,
+        vec!["3"]
+    );
+    assert_eq!(
+        ids(
+            &*store,
+            query(vec![EventSource("iam.amazonaws.com".into())])
+        )
+        .await
+        .len(),
+        3
+    );
+    assert_eq!(
+        ids(&*store, query(vec![ResourceName("bob".into())])).await,
+        vec!["2", "1"]
+    );
+    assert_eq!(
+        ids(&*store, query(vec![ResourceType("AWS::IAM::Role".into())])).await,
+        vec!["3"]
+    );
+    assert_eq!(
+        ids(
+            &*store,
+            query(vec![
+                EventName("CreateUser".into()),
+                Username("alice".into())
+            ])
+        )
+        .await,
+        vec!["1"]
+    );
+    assert_eq!(
+        ids(
+            &*store,
+            query(vec![
+                ResourceName("bob".into()),
+                ReadOnly(false),
+                ResourceType("AWS::IAM::User".into())
+            ])
+        )
+        .await,
+        vec!["1"]
+    );
+    assert!(
+        ids(&*store, query(vec![EventName("Nope".into())]))
+            .await
+            .is_empty()
+    );
+}
+
+/// Paging with a cursor visits every event exactly once even when newer events are appended
+/// between pages.
+pub async fn lookup_pages_stay_stable_while_events_arrive(store: Arc<impl Store>) {
+    let batch: Vec<_> = (0..25)
+        .map(|i| {
+            record(
+                &format!("old{i:02}"),
+                "GetUser",
+                &format!("2026-11-23T08:00:{:02}Z", i / 2),
+                "alice",
+                true,
+                None,
+            )
+        })
+        .collect();
+    store.commit(Commit::events(batch)).await.unwrap();
+    let mut seen = Vec::new();
+    let mut before = None;
+    for page in 0.. {
+        let mut q = query(vec![]);
+        q.limit = 7;
+        q.before = before;
+        let got = store.lookup(q).await.unwrap();
+        // New events arrive between pages; they are newer and never show up in later pages.
+        store
+            .commit(Commit::events(vec![record(
+                &format!("new{page}"),
+                "GetUser",
+                "2026-11-23T09:00:00Z",
+                "alice",
+                true,
+                None,
+            )]))
+            .await
+            .unwrap();
+        if got.is_empty() {
+            break;
+        }
+        before = got.last().map(|e| (e.event_time, e.event.seq));
+        seen.extend(got.into_iter().map(|e| e.event.event_id));
+    }
+    assert_eq!(seen.len(), 25);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 25, "no event twice");
+    assert!(seen.iter().all(|id| id.starts_with("old")));
+}
+
+/// Insights and data events are kept apart from the management history.
+pub async fn lookup_keeps_histories_apart(store: Arc<impl Store>) {
+    let data = NewEvent::from_record_value(
+        &serde_json::json!({"eventID": "d", "eventName": "GetObject", "eventTime": "2026-11-23T08:00:00Z", "eventCategory": "Data"}),
+        0,
+    )
+    .unwrap();
+    let insight = NewEvent::from_record_value(
+        &serde_json::json!({"eventID": "i", "eventTime": "2026-11-23T08:00:00Z", "eventCategory": "Insight", "eventType": "AwsCloudTrailInsight"}),
+        0,
+    )
+    .unwrap();
+    let app = NewEvent::from_record_value(
+        &serde_json::json!({"eventID": "app", "eventTime": "2026-11-23T08:00:00Z", "eventCategory": "ActivityAuditLog",
+            "eventData": {"eventName": "OpenAccount", "eventSource": "bank.example", "userIdentity": {"type": "Employee", "principalId": "emp-7"}}}),
+        0,
+    )
+    .unwrap();
+    store
+        .commit(Commit::events(vec![data, insight, app]))
+        .await
+        .unwrap();
+    assert_eq!(ids(&*store, query(vec![])).await, vec!["app"]);
+    let mut q = query(vec![]);
+    q.history = HistoryKind::Insights;
+    assert_eq!(ids(&*store, q).await, vec!["i"]);
+    assert_eq!(
+        ids(&*store, query(vec![LookupFilter::Username("emp-7".into())])).await,
+        vec!["app"]
+    );
+    assert_eq!(
+        ids(
+            &*store,
+            query(vec![LookupFilter::EventName("OpenAccount".into())])
+        )
+        .await,
+        vec!["app"]
+    );
 }

@@ -28,9 +28,20 @@ use crate::layers::json_protocol::RequestJson;
 use crate::layers::request_id::RequestId;
 use crate::state::AppState;
 
-/// Catalog writes a handler wants committed together with its call's audit event.
+/// What a handler wants committed together with its call's audit event: catalog writes and,
+/// for ingestion, the events it accepted (appended before the call's own event).
 #[derive(Debug, Clone, Default)]
-pub struct PendingChanges(pub Vec<CatalogWrite>);
+pub struct PendingChanges {
+    /// Catalog writes.
+    pub catalog: Vec<CatalogWrite>,
+    /// Events to append.
+    pub events: Vec<NewEvent>,
+}
+
+/// Resources the call acted on, `(type, ARN)`, for the `resources` of its audit event. Set by
+/// handlers as a response extension.
+#[derive(Debug, Clone, Default)]
+pub struct RecordedResources(pub Vec<(String, String)>);
 
 /// Largest response body the layer buffers to record `responseElements`.
 const MAX_RECORDED_RESPONSE: usize = 16 * 1024 * 1024;
@@ -52,6 +63,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
             &facts,
             denial.clone().into_response(),
             Outcome::Failed(denial),
+            PendingChanges::default(),
             Vec::new(),
         )
         .await;
@@ -65,6 +77,10 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let changes = resp
         .extensions_mut()
         .remove::<PendingChanges>()
+        .unwrap_or_default();
+    let resources = resp
+        .extensions_mut()
+        .remove::<RecordedResources>()
         .unwrap_or_default()
         .0;
     let (outcome, resp) = match resp.extensions().get::<ApiError>().cloned() {
@@ -85,12 +101,12 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
             )
         }
     };
-    let changes = if matches!(outcome, Outcome::Succeeded(_)) {
-        changes
-    } else {
-        Vec::new()
+    // A failed call changes nothing, whatever its handler prepared.
+    let changes = match outcome {
+        Outcome::Succeeded(_) => changes,
+        Outcome::Failed(_) => PendingChanges::default(),
     };
-    finish(&state, &facts, resp, outcome, changes).await
+    finish(&state, &facts, resp, outcome, changes, resources).await
 }
 
 enum Outcome {
@@ -161,7 +177,8 @@ async fn finish(
     facts: &CallFacts,
     resp: Response,
     outcome: Outcome,
-    changes: Vec<CatalogWrite>,
+    changes: PendingChanges,
+    resources: Vec<(String, String)>,
 ) -> Response {
     // Time-ordered ids keep the log's eventID index append-only (v7 is still a plain UUID).
     let event_id = uuid::Uuid::now_v7().to_string();
@@ -202,6 +219,7 @@ async fn finish(
         event_id: &event_id,
         recipient_account_id: &state.config.account_id,
         tls: tls.as_ref(),
+        resources: &resources,
     });
     let event = match NewEvent::from_record_value(&record, now.timestamp_millis()) {
         Ok(e) => e,
@@ -210,9 +228,11 @@ async fn finish(
             return ApiError::internal().into_response();
         }
     };
+    let mut events = changes.events;
+    events.push(event);
     let commit = Commit {
-        events: vec![event],
-        catalog: changes,
+        events,
+        catalog: changes.catalog,
         ..Commit::default()
     };
     match state.store.commit(commit).await {

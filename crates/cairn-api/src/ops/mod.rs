@@ -2,7 +2,9 @@
 //! to an [`OpOutput`]; they read the store but never write it — they return the catalog changes
 //! they want, and the audit layer commits those with the call's event.
 
+mod channels;
 mod keys;
+mod lookup;
 mod paging;
 mod tags;
 mod timestamp;
@@ -74,7 +76,10 @@ pub async fn cloudtrail_json(
             let mut resp = out.body.to_string().into_response();
             resp.headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON_1_1));
-            resp.extensions_mut().insert(PendingChanges(out.changes));
+            resp.extensions_mut().insert(PendingChanges {
+                catalog: out.changes,
+                events: Vec::new(),
+            });
             resp
         }
         Err(e) => e.into_response(),
@@ -101,6 +106,12 @@ async fn dispatch(ctx: &Ctx<'_>, op: Operation, json: Value) -> Result<OpOutput,
         Operation::RemoveTags => tags::remove_tags_op(ctx, input(json)?).await,
         Operation::ListTags => tags::list_tags(ctx, input(json)?).await,
         Operation::ListPublicKeys => keys::list_public_keys(ctx, input(json)?).await,
+        Operation::LookupEvents => lookup::lookup_events(ctx, input(json)?).await,
+        Operation::CreateChannel => channels::create_channel(ctx, input(json)?).await,
+        Operation::GetChannel => channels::get_channel(ctx, input(json)?).await,
+        Operation::ListChannels => channels::list_channels(ctx, input(json)?).await,
+        Operation::UpdateChannel => channels::update_channel(ctx, input(json)?).await,
+        Operation::DeleteChannel => channels::delete_channel(ctx, input(json)?).await,
         other => Err(ApiError::client(
             "UnsupportedOperationException",
             format!("Cairn does not implement {other} yet."),

@@ -24,6 +24,7 @@
 //!
 //! Reads use a small pool of separate read-only connections; WAL lets them run beside the writer.
 
+mod lookup;
 mod reader;
 mod schema;
 mod wal;
@@ -36,7 +37,10 @@ use async_trait::async_trait;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use crate::{CatalogWrite, Commit, CommitReceipt, Store, StoreError, StoreErrorKind, StoredEvent};
+use crate::{
+    CatalogWrite, Commit, CommitReceipt, LookedUpEvent, LookupQuery, Store, StoreError,
+    StoreErrorKind, StoredEvent,
+};
 use writer::Job;
 
 /// The SQLite implementation of [`Store`]. Cheap to clone; clones share the writer.
@@ -125,6 +129,10 @@ impl Store for SqliteStore {
     async fn event_by_id(&self, event_id: &str) -> Result<Option<StoredEvent>, StoreError> {
         let id = event_id.to_string();
         self.read(move |c| reader::event_by_id(c, &id)).await
+    }
+
+    async fn lookup(&self, query: LookupQuery) -> Result<Vec<LookedUpEvent>, StoreError> {
+        self.read(move |c| lookup::run(c, &query)).await
     }
 
     async fn last_seq(&self) -> Result<u64, StoreError> {

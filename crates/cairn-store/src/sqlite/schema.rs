@@ -11,7 +11,8 @@ CREATE TABLE IF NOT EXISTS events (
     seq            INTEGER PRIMARY KEY,
     event_id       TEXT NOT NULL UNIQUE,
     received_at    INTEGER NOT NULL,
-    event_time     INTEGER,
+    history        INTEGER NOT NULL,
+    event_time     INTEGER NOT NULL,
     event_name     TEXT,
     event_source   TEXT,
     read_only      INTEGER,
@@ -20,12 +21,24 @@ CREATE TABLE IF NOT EXISTS events (
     event_category TEXT,
     record         TEXT NOT NULL
 );
+-- Event history lookups: one index per LookupEvents attribute, each ordered by time so a page
+-- is a short backward range scan (newest first).
+CREATE INDEX IF NOT EXISTS events_time   ON events(history, event_time, seq);
+CREATE INDEX IF NOT EXISTS events_name   ON events(history, event_name, event_time, seq);
+CREATE INDEX IF NOT EXISTS events_source ON events(history, event_source, event_time, seq);
+CREATE INDEX IF NOT EXISTS events_user   ON events(history, username, event_time, seq);
+CREATE INDEX IF NOT EXISTS events_key    ON events(history, access_key_id, event_time, seq);
+CREATE INDEX IF NOT EXISTS events_ro     ON events(history, read_only, event_time, seq);
 CREATE TABLE IF NOT EXISTS event_resources (
     seq           INTEGER NOT NULL,
+    history       INTEGER NOT NULL,
+    event_time    INTEGER NOT NULL,
     resource_type TEXT,
     resource_name TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS event_resources_seq ON event_resources(seq);
+CREATE INDEX IF NOT EXISTS event_resources_seq  ON event_resources(seq);
+CREATE INDEX IF NOT EXISTS event_resources_name ON event_resources(history, resource_name, event_time, seq);
+CREATE INDEX IF NOT EXISTS event_resources_type ON event_resources(history, resource_type, event_time, seq);
 CREATE TABLE IF NOT EXISTS catalog (
     namespace TEXT NOT NULL,
     key       TEXT NOT NULL,

@@ -135,11 +135,14 @@ type Results = Vec<Result<Done, StoreError>>;
 /// Runs the group in one transaction without savepoints. `None` if some job failed (everything
 /// is rolled back and `last_seq` restored); the caller then re-runs the group isolated.
 fn run_group_fast(conn: &mut Connection, group: &[Job], last_seq: &mut u64) -> Option<Results> {
-    let start_seq = *last_seq;
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => return Some(all_failed(group.len(), &e.into())),
     };
+    if let Err(e) = sync_last_seq(&tx, last_seq) {
+        return Some(all_failed(group.len(), &e));
+    }
+    let start_seq = *last_seq;
     let mut results = Vec::with_capacity(group.len());
     for job in group {
         match job.apply(&tx, last_seq) {
@@ -164,11 +167,14 @@ fn run_group_fast(conn: &mut Connection, group: &[Job], last_seq: &mut u64) -> O
 
 /// Runs the group with each job in its own savepoint, so failures stay with their job.
 fn run_group_isolated(conn: &mut Connection, group: &[Job], last_seq: &mut u64) -> Results {
-    let start_seq = *last_seq;
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => return all_failed(group.len(), &e.into()),
     };
+    if let Err(e) = sync_last_seq(&tx, last_seq) {
+        return all_failed(group.len(), &e);
+    }
+    let start_seq = *last_seq;
     let mut results = Vec::with_capacity(group.len());
     for job in group {
         let before = *last_seq;
@@ -209,6 +215,14 @@ fn run_group_isolated(conn: &mut Connection, group: &[Job], last_seq: &mut u64) 
     }
 }
 
+/// Reads the highest `seq` inside the write transaction, so another process that appended to
+/// the same file (e.g. `cairn import` beside a running server) never causes a clash.
+fn sync_last_seq(conn: &Connection, last_seq: &mut u64) -> Result<(), StoreError> {
+    let max: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
+    *last_seq = max as u64;
+    Ok(())
+}
+
 fn all_failed(n: usize, e: &StoreError) -> Results {
     (0..n)
         .map(|_| Err(StoreError::new(e.kind(), e.to_string())))
@@ -222,22 +236,28 @@ fn apply_commit(
 ) -> Result<CommitReceipt, StoreError> {
     let mut seqs = Vec::with_capacity(commit.events.len());
     let mut insert_event = conn.prepare_cached(
-        "INSERT INTO events (seq, event_id, received_at, event_time, event_name, event_source,
-                             read_only, username, access_key_id, event_category, record)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        "INSERT INTO events (seq, event_id, received_at, history, event_time, event_name,
+                             event_source, read_only, username, access_key_id, event_category,
+                             record)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (event_id) DO NOTHING",
     )?;
     let mut insert_resource = conn.prepare_cached(
-        "INSERT INTO event_resources (seq, resource_type, resource_name) VALUES (?1, ?2, ?3)",
+        "INSERT INTO event_resources (seq, history, event_time, resource_type, resource_name)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for event in &commit.events {
         let seq = *last_seq + 1;
         let ix = &event.index;
+        let event_time = ix
+            .event_time
+            .unwrap_or(event.received_at_ms.div_euclid(1000));
         let inserted = insert_event.execute(params![
             seq as i64,
             event.event_id,
             event.received_at_ms,
-            ix.event_time,
+            ix.history.code(),
+            event_time,
             ix.event_name,
             ix.event_source,
             ix.read_only,
@@ -264,7 +284,13 @@ fn apply_commit(
             }
         }
         for (kind, name) in &ix.resources {
-            insert_resource.execute(params![seq as i64, kind, name])?;
+            insert_resource.execute(params![
+                seq as i64,
+                ix.history.code(),
+                event_time,
+                kind,
+                name
+            ])?;
         }
         *last_seq = seq;
         seqs.push(Some(seq));

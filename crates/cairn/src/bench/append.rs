@@ -1,5 +1,3 @@
-//! `cairn bench`: benchmarks that print figures (never timed tests).
-//!
 //! `cairn bench append` measures durable appends per second and time to acknowledgement at
 //! several writer counts, next to the raw limit of the same disk measured in the same run: the
 //! same bytes appended to a plain file by one thread that takes every waiting record, writes
@@ -15,36 +13,7 @@ use cairn_core::audit::{ApiCall, CallOutcome, api_call_record};
 use cairn_core::operation::Operation;
 use cairn_core::principal::{IdentityType, Principal, Role};
 use cairn_store::{Commit, NewEvent, SqliteStore, Store};
-use clap::Subcommand;
 use tokio::sync::oneshot;
-
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Durable appends/s and p50/p99 time to acknowledgement vs. a plain file with group fdatasync.
-    Append {
-        /// Concurrent writers to measure, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
-        writers: Vec<usize>,
-        /// Seconds per measurement.
-        #[arg(long, default_value_t = 5)]
-        seconds: u64,
-        /// Folder for the scratch files (put it on the disk you want measured).
-        #[arg(long, default_value = "cairn-bench")]
-        dir: PathBuf,
-    },
-}
-
-pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
-    let BenchCommand::Append {
-        writers,
-        seconds,
-        dir,
-    } = cmd;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(append(writers, Duration::from_secs(seconds), dir))
-}
 
 /// One row of results.
 struct Figures {
@@ -70,7 +39,8 @@ impl Figures {
     }
 }
 
-async fn append(writers: Vec<usize>, duration: Duration, dir: PathBuf) -> anyhow::Result<()> {
+/// Runs the benchmark and prints a Markdown table.
+pub async fn append(writers: Vec<usize>, duration: Duration, dir: PathBuf) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let template = template_record();
     println!(
@@ -201,6 +171,7 @@ fn template_record() -> String {
         event_id: "EVENT-ID-PLACEHOLDER",
         recipient_account_id: "123456789012",
         tls: None,
+        resources: &[],
     })
     .to_string()
 }

@@ -25,6 +25,7 @@ pub mod model_check;
 mod ops;
 pub mod sigv4;
 pub mod state;
+pub mod throttle;
 
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};

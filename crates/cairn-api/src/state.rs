@@ -47,6 +47,8 @@ pub struct ApiConfig {
     pub sns_topics: Vec<String>,
     /// The organization (`o-...`) this account manages, if any; needed for organization trails.
     pub organization_id: Option<String>,
+    /// LookupEvents requests per second (AWS: 2); `None` means no limit.
+    pub lookup_requests_per_second: Option<f64>,
 }
 
 impl ApiConfig {
@@ -61,6 +63,7 @@ impl ApiConfig {
             require_auth: true,
             sns_topics: Vec::new(),
             organization_id: None,
+            lookup_requests_per_second: None,
         }
     }
 }
@@ -80,6 +83,8 @@ pub struct AppState {
     pub buckets: Arc<dyn Buckets>,
     /// Digest signing keys.
     pub keys: Arc<KeyRing>,
+    /// The LookupEvents rate limit.
+    pub lookup_throttle: Arc<crate::throttle::Throttle>,
     /// Test aid: where to log every response (see `layers::response_log`).
     pub response_log: Option<crate::layers::response_log::ResponseLog>,
     /// Held by every state-changing call from reading the catalog until its commit is durable,
@@ -99,6 +104,9 @@ impl AppState {
         AppState {
             store,
             credentials,
+            lookup_throttle: Arc::new(crate::throttle::Throttle::new(
+                config.lookup_requests_per_second,
+            )),
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
             buckets,

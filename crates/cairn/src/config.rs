@@ -63,6 +63,9 @@ pub struct ServeArgs {
     /// The AWS Organizations id (o-...) this account manages; enables organization trails.
     #[arg(long, env = "CAIRN_ORGANIZATION_ID", value_name = "ID")]
     pub organization_id: Option<String>,
+    /// Limit LookupEvents to this many requests per second (AWS: 2) [default: no limit].
+    #[arg(long, env = "CAIRN_LOOKUP_REQUESTS_PER_SECOND", value_name = "N")]
+    pub lookup_requests_per_second: Option<f64>,
     /// PEM certificate chain; with --tls-key, serve HTTPS instead of HTTP.
     #[arg(
         long,
@@ -106,6 +109,7 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     sns_topics: Option<Vec<String>>,
     organization_id: Option<String>,
+    lookup_requests_per_second: Option<f64>,
     admin_access_key_id: Option<String>,
     admin_secret_access_key: Option<String>,
     insecure_no_auth: Option<bool>,
@@ -141,6 +145,7 @@ pub struct Settings {
     pub tls: Option<(PathBuf, PathBuf)>,
     pub sns_topics: Vec<String>,
     pub organization_id: Option<String>,
+    pub lookup_requests_per_second: Option<f64>,
     pub admin_key: Option<(String, String)>,
     pub insecure_no_auth: bool,
     pub users: Vec<ConfigUser>,
@@ -239,6 +244,9 @@ impl Settings {
             tls,
             sns_topics: args.sns_topics.or(file.sns_topics).unwrap_or_default(),
             organization_id,
+            lookup_requests_per_second: args
+                .lookup_requests_per_second
+                .or(file.lookup_requests_per_second),
             admin_key,
             insecure_no_auth: args.insecure_no_auth || file.insecure_no_auth.unwrap_or(false),
             users: file.users,

@@ -87,6 +87,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             })
             .collect(),
         organization_id: settings.organization_id.clone(),
+        lookup_requests_per_second: settings.lookup_requests_per_second,
     };
     if settings.insecure_no_auth {
         tracing::warn!(

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::ApiError;
 use crate::error::AMZ_JSON_1_1;
-use crate::layers::audit::PendingChanges;
+use crate::layers::audit::{PendingChanges, RecordedResources};
 use crate::layers::authenticate::Authenticated;
 use crate::layers::json_protocol::RequestJson;
 use crate::state::AppState;
@@ -42,6 +42,8 @@ pub struct OpOutput {
     pub body: Value,
     /// Catalog changes, committed atomically with the call's audit event.
     pub changes: Vec<CatalogWrite>,
+    /// Resources the call acted on, `(type, ARN)`, recorded in its audit event.
+    pub resources: Vec<(String, String)>,
 }
 
 impl OpOutput {
@@ -50,6 +52,7 @@ impl OpOutput {
         OpOutput {
             body,
             changes: Vec::new(),
+            resources: Vec::new(),
         }
     }
 }
@@ -80,6 +83,8 @@ pub async fn cloudtrail_json(
                 catalog: out.changes,
                 events: Vec::new(),
             });
+            resp.extensions_mut()
+                .insert(RecordedResources(out.resources));
             resp
         }
         Err(e) => e.into_response(),

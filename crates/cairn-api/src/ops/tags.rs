@@ -5,7 +5,7 @@ use cairn_core::trail_config::TrailConfig;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::trails::{all_trails, put};
+use super::trails::{all_trails, put, trail_resource};
 use super::{Ctx, OpOutput};
 use crate::ApiError;
 
@@ -27,6 +27,7 @@ pub(crate) async fn add_tags(ctx: &Ctx<'_>, input: TagsInput) -> Result<OpOutput
     Ok(OpOutput {
         body: json!({}),
         changes: vec![put(&trail)],
+        resources: vec![trail_resource(&trail)],
     })
 }
 
@@ -36,6 +37,7 @@ pub(crate) async fn remove_tags_op(ctx: &Ctx<'_>, input: TagsInput) -> Result<Op
     Ok(OpOutput {
         body: json!({}),
         changes: vec![put(&trail)],
+        resources: vec![trail_resource(&trail)],
     })
 }
 

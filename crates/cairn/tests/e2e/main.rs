@@ -9,5 +9,6 @@ mod audit;
 mod auth;
 mod awscli;
 mod crash;
+mod history;
 mod protocol;
 mod trails;

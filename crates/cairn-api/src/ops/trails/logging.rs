@@ -4,7 +4,7 @@ use cairn_core::trail_config::{DeliveryStatus, trail_status_shape};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{STATUS_NAMESPACE, put, resolve, resolve_home};
+use super::{STATUS_NAMESPACE, put, resolve, resolve_home, trail_resource};
 use crate::ApiError;
 use crate::ops::{Ctx, OpOutput};
 
@@ -36,6 +36,7 @@ async fn set_logging(ctx: &Ctx<'_>, input: NameInput, on: bool) -> Result<OpOutp
     Ok(OpOutput {
         body: json!({}),
         changes: vec![put(&trail)],
+        resources: vec![trail_resource(&trail)],
     })
 }
 

@@ -14,7 +14,7 @@ use cairn_store::CatalogWrite;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{NAMESPACE, STATUS_NAMESPACE, all_trails, put, resolve_home};
+use super::{NAMESPACE, STATUS_NAMESPACE, all_trails, put, resolve_home, trail_resource};
 use crate::ApiError;
 use crate::ops::{Ctx, OpOutput};
 
@@ -137,6 +137,7 @@ pub(crate) async fn create_trail(
     Ok(OpOutput {
         body: trail.create_response(),
         changes: vec![put(&trail)],
+        resources: vec![trail_resource(&trail)],
     })
 }
 
@@ -270,6 +271,7 @@ pub(crate) async fn update_trail(
     Ok(OpOutput {
         body: trail.create_response(),
         changes: vec![put(&trail)],
+        resources: vec![trail_resource(&trail)],
     })
 }
 
@@ -291,6 +293,7 @@ pub(crate) async fn delete_trail(
             CatalogWrite::delete(NAMESPACE, &trail.key()),
             CatalogWrite::delete(STATUS_NAMESPACE, &trail.key()),
         ],
+        resources: vec![trail_resource(&trail)],
     })
 }
 

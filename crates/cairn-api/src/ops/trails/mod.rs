@@ -115,6 +115,11 @@ pub(crate) fn not_found(ctx: &Ctx<'_>, name_or_arn: &str) -> ApiError {
     )
 }
 
+/// The trail as a resource of an audit event: `(AWS::CloudTrail::Trail, its ARN)`.
+pub(crate) fn trail_resource(trail: &TrailConfig) -> (String, String) {
+    ("AWS::CloudTrail::Trail".to_string(), trail.arn())
+}
+
 /// The catalog write that stores `trail`.
 pub(crate) fn put(trail: &TrailConfig) -> CatalogWrite {
     CatalogWrite::put(

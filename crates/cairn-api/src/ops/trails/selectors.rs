@@ -8,7 +8,7 @@ use cairn_core::trail_config::TrailConfig;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{put, resolve, resolve_home};
+use super::{put, resolve, resolve_home, trail_resource};
 use crate::ApiError;
 use crate::ops::{Ctx, OpOutput};
 
@@ -55,6 +55,7 @@ pub(crate) async fn put_event_selectors(
     Ok(OpOutput {
         body: selectors_shape(&trail),
         changes: vec![put(&trail)],
+        resources: vec![trail_resource(&trail)],
     })
 }
 
@@ -117,6 +118,7 @@ pub(crate) async fn put_insight_selectors(
     Ok(OpOutput {
         body: insight_shape(&trail),
         changes: vec![put(&trail)],
+        resources: vec![trail_resource(&trail)],
     })
 }
 

@@ -4,6 +4,7 @@
 //! cairn serve                 run the service (embedded defaults: 127.0.0.1:4590, ./cairn-data)
 //! cairn users add|list|remove manage access keys
 //! cairn buckets create|list    manage local buckets
+//! cairn lookup                search the event history (table, JSON or CSV)
 //! cairn bench append          measure durable appends per second
 //! ```
 
@@ -11,6 +12,7 @@ mod bench;
 mod buckets;
 mod config;
 mod data_dir;
+mod lookup;
 mod retention;
 mod serve;
 mod server;
@@ -36,6 +38,8 @@ enum Command {
     /// Manage principals (access keys) and their roles.
     #[command(subcommand)]
     Users(users::UsersCommand),
+    /// Search the event history (like LookupEvents) straight from the data dir.
+    Lookup(lookup::LookupArgs),
     /// Manage local buckets (folders under the data dir) that trails deliver to.
     #[command(subcommand)]
     Buckets(buckets::BucketsCommand),
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(*args),
         Command::Users(cmd) => users::run(cmd),
+        Command::Lookup(args) => lookup::run(args),
         Command::Buckets(cmd) => buckets::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
     };

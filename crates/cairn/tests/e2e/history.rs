@@ -249,3 +249,42 @@ async fn lookup_events_with_the_aws_cli() {
     assert_eq!(out.status.code(), Some(255));
     assert!(String::from_utf8_lossy(&out.stderr).contains("InvalidMaxResultsException"));
 }
+
+#[tokio::test]
+async fn cairn_lookup_prints_table_json_and_csv() {
+    let (server, _) = seeded().await;
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .arg("lookup")
+            .args(args)
+            .arg("--data-dir")
+            .arg(&server.data_dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let table = run(&["-a", "Username=auditor1"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("EVENT TIME"));
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(lines[1].contains("GetTrailStatus") && lines[2].contains("DescribeTrails"));
+
+    let json: serde_json::Value = serde_json::from_str(&run(&["-a", "EventName=CreateTrail", "--output", "json"])).unwrap();
+    assert_eq!(json["Events"].as_array().unwrap().len(), 1);
+    assert_eq!(json["Events"][0]["requestParameters"]["name"], "hist-trail");
+
+    let csv = run(&["-a", "ReadOnly=false", "-a", "Username=root", "--output", "csv"]);
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "Event ID,Event time,User name,Event name,Event source,Read only,AWS access key,Resources");
+    assert_eq!(rows.len(), 3);
+    assert!(rows[1].contains(",StartLogging,") && rows[1].contains("AWS::CloudTrail::Trail:hist-trail"));
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["lookup", "-a", "Color=red", "--data-dir"])
+        .arg(&server.data_dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown attribute"));
+}

@@ -67,6 +67,7 @@ mod canonical;
 mod error;
 mod pipeline;
 mod secret;
+mod sign;
 mod timestamp;
 
 #[cfg(test)]
@@ -76,6 +77,7 @@ mod tests;
 
 pub use error::{SigV4Error, SigV4ErrorKind};
 pub use secret::SecretKey;
+pub use sign::{SignRequest, sign};
 
 /// The parts of a fully buffered request that SigV4 covers.
 ///

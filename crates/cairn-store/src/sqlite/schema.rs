@@ -62,6 +62,9 @@ pub(super) fn prepare_writer(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     // A larger page cache (64 MiB) keeps the hot end of the log and its indexes in memory.
     conn.pragma_update(None, "cache_size", -65536)?;
+    // After a checkpoint resets the WAL, truncate the file back to 64 MiB instead of keeping
+    // its high-water mark (bulk imports would otherwise leave a WAL as large as the import).
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > SCHEMA_VERSION {

@@ -4,6 +4,9 @@
 //! compared to measured in the same run.
 
 mod append;
+mod import;
+mod client;
+mod lookup;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,6 +27,43 @@ pub enum BenchCommand {
         #[arg(long, default_value = "cairn-bench")]
         dir: PathBuf,
     },
+    /// LookupEvents p50/p99 per attribute through a real server, at the given store sizes.
+    Lookup {
+        /// Store sizes (events), comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1000000,10000000")]
+        events: Vec<u64>,
+        /// Queries per attribute.
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        /// Scratch folder; filled stores are kept there and reused.
+        #[arg(long, default_value = "cairn-bench")]
+        dir: PathBuf,
+        /// The sample logs used as templates.
+        #[arg(long, default_value = "testdata/cloudtrail-samples")]
+        samples: PathBuf,
+    },
+    /// `cairn import` records/s and MB/s on generated log files vs. the gunzip + parse limit and
+    /// DuckDB's read_json (through the Python package, if installed).
+    Import {
+        /// Records to generate (the sample records replicated with fresh eventIDs).
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+        /// Scratch folder; the generated files are kept there and reused.
+        #[arg(long, default_value = "cairn-bench")]
+        dir: PathBuf,
+        /// The sample logs used as templates.
+        #[arg(long, default_value = "testdata/cloudtrail-samples")]
+        samples: PathBuf,
+        /// The Python that has the duckdb package.
+        #[arg(long, default_value = "python3")]
+        python: String,
+        /// Parser threads [default: one per core].
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Events per commit.
+        #[arg(long, default_value_t = 5000)]
+        batch: usize,
+    },
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -36,5 +76,23 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             seconds,
             dir,
         } => runtime.block_on(append::append(writers, Duration::from_secs(seconds), dir)),
+        BenchCommand::Lookup { events, queries, dir, samples } => {
+            runtime.block_on(lookup::lookup(events, queries, dir, samples))
+        }
+        BenchCommand::Import {
+            records,
+            dir,
+            samples,
+            python,
+            threads,
+            batch,
+        } => import::import(import::Params {
+            records,
+            dir,
+            samples,
+            python,
+            threads,
+            batch,
+        }),
     }
 }

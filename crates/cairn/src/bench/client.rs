@@ -1,0 +1,138 @@
+//! A small SigV4-signing HTTP client for the benchmarks, and a way to run `cairn serve` as a
+//! child process (so its peak memory can be read from /proc).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use cairn_api::sigv4::{SecretKey, SignRequest, sign};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// The benchmark's admin key (passed to the child server through the environment).
+pub const KEY_ID: &str = "AKIABENCHMARKADMIN01";
+/// Its secret.
+pub const SECRET: &str = "benchmark-secret-not-for-production-use";
+
+/// Signs and sends requests to one Cairn endpoint.
+#[derive(Clone)]
+pub struct SignedClient {
+    http: Client<HttpConnector, Full<Bytes>>,
+    endpoint: String,
+    host: String,
+    secret: SecretKey,
+}
+
+/// A response: status and body.
+pub struct Reply {
+    pub status: u16,
+    pub body: Bytes,
+}
+
+impl SignedClient {
+    /// A client for `endpoint` (`http://127.0.0.1:PORT`).
+    pub fn new(endpoint: &str) -> SignedClient {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        SignedClient {
+            http: Client::builder(TokioExecutor::new()).pool_max_idle_per_host(64).build(connector),
+            endpoint: endpoint.to_string(),
+            host: endpoint.trim_start_matches("http://").to_string(),
+            secret: SecretKey::new(SECRET),
+        }
+    }
+
+    /// `POST /` with a CloudTrail JSON 1.1 operation.
+    pub async fn cloudtrail(&self, op: &str, body: &str) -> anyhow::Result<Reply> {
+        let target = format!("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.{op}");
+        let headers = [("host", self.host.as_str()), ("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target.as_str())];
+        self.post("/", "", &headers, body.as_bytes(), "cloudtrail").await
+    }
+
+    /// A signed `POST path?query` for `service`.
+    pub async fn post(&self, path: &str, query: &str, headers: &[(&str, &str)], body: &[u8], service: &str) -> anyhow::Result<Reply> {
+        let req = SignRequest { method: "POST", path, query, headers, body };
+        let auth = sign(&req, KEY_ID, &self.secret, "us-east-1", service, chrono::Utc::now());
+        let uri = if query.is_empty() { format!("{}{path}", self.endpoint) } else { format!("{}{path}?{query}", self.endpoint) };
+        let mut builder = hyper::Request::post(uri);
+        for (k, v) in headers.iter().filter(|(k, _)| *k != "host") {
+            builder = builder.header(*k, *v);
+        }
+        for (k, v) in &auth {
+            builder = builder.header(*k, v.as_str());
+        }
+        let resp = self.http.request(builder.body(Full::new(Bytes::copy_from_slice(body)))?).await?;
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await?.to_bytes();
+        Ok(Reply { status, body })
+    }
+}
+
+/// A `cairn serve` child process on a free port.
+pub struct ChildServer {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+impl ChildServer {
+    /// Starts `cairn serve` (this same executable) on `data_dir` with the benchmark admin key.
+    pub fn start(data_dir: &Path) -> anyhow::Result<ChildServer> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .args(["serve", "--listen", "127.0.0.1:0", "--account-id", "123456789012", "--data-dir"])
+            .arg(data_dir)
+            .env("CAIRN_ADMIN_ACCESS_KEY_ID", KEY_ID)
+            .env("CAIRN_ADMIN_SECRET_ACCESS_KEY", SECRET)
+            .env("CAIRN_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("starting cairn serve")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let endpoint = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(e) = line.strip_prefix("Listening on ") {
+                        break e.to_string();
+                    }
+                }
+                _ => bail!("cairn serve exited before listening"),
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        std::thread::sleep(Duration::from_millis(50));
+        Ok(ChildServer { child, endpoint })
+    }
+
+    /// The child's peak resident memory (VmHWM), in MiB, if /proc tells.
+    pub fn peak_rss_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let kb: f64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+        Some(kb / 1024.0)
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// p50 and p99 of `samples` (sorted in place), in milliseconds.
+pub fn percentiles_ms(samples: &mut [Duration]) -> (f64, f64) {
+    samples.sort_unstable();
+    let pick = |q: f64| {
+        samples
+            .get(((samples.len() as f64 - 1.0) * q).round() as usize)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0)
+    };
+    (pick(0.5), pick(0.99))
+}

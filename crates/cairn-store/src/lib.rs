@@ -88,6 +88,9 @@ pub trait Store: Send + Sync + 'static {
     async fn expire_events(&self, received_before_ms: i64, limit: usize)
     -> Result<u64, StoreError>;
 
+    /// Forgets a consumer's checkpoint (it no longer holds back retention).
+    async fn remove_checkpoint(&self, consumer: &str) -> Result<(), StoreError>;
+
     /// Moves a consumer's checkpoint from `expected_from` to `to`, applying `catalog` writes
     /// (the consumer's record of what it produced) in the same transaction.
     async fn advance_checkpoint(

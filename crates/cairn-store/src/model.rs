@@ -60,6 +60,9 @@ pub struct EventIndex {
     pub event_category: Option<String>,
     /// `(ResourceType, ResourceName)` pairs for the LookupEvents resource attributes.
     pub resources: Vec<(Option<String>, String)>,
+    /// True for events imported from existing CloudTrail logs: they are in the history, but
+    /// trails do not deliver them again.
+    pub imported: bool,
 }
 
 impl EventIndex {
@@ -80,6 +83,7 @@ impl EventIndex {
             access_key_id: record.access_key_id().map(str::to_owned),
             event_category: category.map(str::to_owned),
             resources: record.lookup_resources(),
+            imported: false,
         };
         if category == Some("ActivityAuditLog")
             && let Some(data) = record.extra.get("eventData")
@@ -163,6 +167,8 @@ pub struct StoredEvent {
     pub received_at_ms: i64,
     /// The full record as JSON text.
     pub record_json: String,
+    /// Whether it was imported from existing logs (see [`EventIndex::imported`]).
+    pub imported: bool,
 }
 
 /// A change to one catalog entry: `Some(json)` stores a document, `None` deletes the key.
@@ -215,6 +221,9 @@ pub struct Commit {
     pub catalog: Vec<CatalogWrite>,
     /// How to treat events already in the log.
     pub duplicates: DuplicateEvents,
+    /// Consumers to create with their checkpoint just before this commit's first event (those
+    /// that already exist are left alone) — a new trail's delivery starts at its own creation.
+    pub start_consumers: Vec<String>,
 }
 
 impl Commit {

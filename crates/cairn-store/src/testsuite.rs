@@ -32,6 +32,7 @@ macro_rules! store_conformance_suite {
             lookup_filters_combine_with_and,
             lookup_pages_stay_stable_while_events_arrive,
             lookup_keeps_histories_apart,
+            consumers_start_at_their_commit_and_can_be_removed,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {
@@ -96,6 +97,7 @@ pub async fn commit_is_atomic_on_duplicate(store: Arc<impl Store>) {
         ],
         catalog: vec![CatalogWrite::put("trail", "t1", "{}".into())],
         duplicates: DuplicateEvents::Reject,
+        ..Commit::default()
     };
     let err = store.commit(bad).await.unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::DuplicateEvent);
@@ -541,4 +543,26 @@ pub async fn lookup_keeps_histories_apart(store: Arc<impl Store>) {
         .await,
         vec!["app"]
     );
+}
+
+/// A consumer started by a commit begins just before that commit's events; removing it frees
+/// retention.
+pub async fn consumers_start_at_their_commit_and_can_be_removed(store: Arc<impl Store>) {
+    store.commit(Commit::events(vec![NewEvent::for_test("a", "X"), NewEvent::for_test("b", "X")])).await.unwrap();
+    let create = Commit {
+        events: vec![NewEvent::for_test("create", "CreateTrail")],
+        start_consumers: vec!["delivery/t".into()],
+        ..Commit::default()
+    };
+    store.commit(create).await.unwrap();
+    assert_eq!(store.checkpoint("delivery/t").await.unwrap(), 2, "starts just before the CreateTrail event");
+    store.advance_checkpoint("delivery/t", 2, 3, vec![]).await.unwrap();
+    // Starting again does not move an existing consumer.
+    let again = Commit { events: vec![NewEvent::for_test("c", "X")], start_consumers: vec!["delivery/t".into()], ..Commit::default() };
+    store.commit(again).await.unwrap();
+    assert_eq!(store.checkpoint("delivery/t").await.unwrap(), 3);
+    store.remove_checkpoint("delivery/t").await.unwrap();
+    assert_eq!(store.checkpoint("delivery/t").await.unwrap(), 0);
+    // With no consumer left, nothing holds back expiry.
+    assert_eq!(store.expire_events(1, 100).await.unwrap(), 4);
 }

@@ -66,6 +66,16 @@ pub struct ServeArgs {
     /// Limit LookupEvents to this many requests per second (AWS: 2) [default: no limit].
     #[arg(long, env = "CAIRN_LOOKUP_REQUESTS_PER_SECOND", value_name = "N")]
     pub lookup_requests_per_second: Option<f64>,
+    /// Seconds between log file deliveries (AWS: about 300) [default: 300].
+    #[arg(long, env = "CAIRN_DELIVERY_INTERVAL", value_name = "SECONDS")]
+    pub delivery_interval: Option<u64>,
+    /// Deliver trails to this S3-compatible endpoint instead of local buckets (credentials from
+    /// CAIRN_S3_ACCESS_KEY_ID / CAIRN_S3_SECRET_ACCESS_KEY).
+    #[arg(long, env = "CAIRN_S3_ENDPOINT", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// Region to sign S3 requests for [default: --region].
+    #[arg(long, env = "CAIRN_S3_REGION")]
+    pub s3_region: Option<String>,
     /// PEM certificate chain; with --tls-key, serve HTTPS instead of HTTP.
     #[arg(
         long,
@@ -110,6 +120,11 @@ struct FileConfig {
     sns_topics: Option<Vec<String>>,
     organization_id: Option<String>,
     lookup_requests_per_second: Option<f64>,
+    delivery_interval: Option<u64>,
+    s3_endpoint: Option<String>,
+    s3_region: Option<String>,
+    s3_access_key_id: Option<String>,
+    s3_secret_access_key: Option<String>,
     admin_access_key_id: Option<String>,
     admin_secret_access_key: Option<String>,
     insecure_no_auth: Option<bool>,
@@ -146,6 +161,8 @@ pub struct Settings {
     pub sns_topics: Vec<String>,
     pub organization_id: Option<String>,
     pub lookup_requests_per_second: Option<f64>,
+    pub delivery_interval: Duration,
+    pub s3: Option<cairn_delivery::S3Settings>,
     pub admin_key: Option<(String, String)>,
     pub insecure_no_auth: bool,
     pub users: Vec<ConfigUser>,
@@ -215,6 +232,19 @@ impl Settings {
                 );
             }
         }
+        let delivery_interval = args.delivery_interval.or(file.delivery_interval).unwrap_or(300);
+        if delivery_interval == 0 {
+            bail!("delivery_interval must be at least 1 second");
+        }
+        let s3 = match args.s3_endpoint.or(file.s3_endpoint) {
+            None => None,
+            Some(endpoint) => Some(cairn_delivery::S3Settings {
+                endpoint,
+                region: args.s3_region.or(file.s3_region).unwrap_or_else(|| region.clone()),
+                access_key_id: std::env::var("CAIRN_S3_ACCESS_KEY_ID").ok().or(file.s3_access_key_id).unwrap_or_default(),
+                secret_access_key: std::env::var("CAIRN_S3_SECRET_ACCESS_KEY").ok().or(file.s3_secret_access_key).unwrap_or_default(),
+            }),
+        };
         let retention_days = args.retention_days.or(file.retention_days).unwrap_or(90);
         if retention_days == 0 {
             bail!("retention_days must be at least 1");
@@ -247,6 +277,8 @@ impl Settings {
             lookup_requests_per_second: args
                 .lookup_requests_per_second
                 .or(file.lookup_requests_per_second),
+            delivery_interval: Duration::from_secs(delivery_interval),
+            s3,
             admin_key,
             insecure_no_auth: args.insecure_no_auth || file.insecure_no_auth.unwrap_or(false),
             users: file.users,

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use cairn_api::buckets::LocalBuckets;
+use cairn_api::buckets::{Buckets, LocalBuckets};
+use cairn_delivery::{Delivery, DeliveryConfig, LocalStorage, S3Storage, Storage};
 use cairn_api::credentials::{CredentialStore, UserKey};
 use cairn_api::sigv4::SecretKey;
 use cairn_api::{ApiConfig, AppState};
@@ -97,7 +98,21 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     let store: Arc<dyn cairn_store::Store> = Arc::new(store);
     tokio::spawn(crate::retention::run(store.clone(), settings.retention));
-    let buckets = Arc::new(LocalBuckets::new(data.buckets()));
+    let storage: Arc<dyn Storage> = match &settings.s3 {
+        Some(s3) => Arc::new(S3Storage::new(s3.clone())),
+        None => Arc::new(LocalStorage::new(data.buckets())),
+    };
+    let buckets: Arc<dyn Buckets> = match &settings.s3 {
+        Some(_) => Arc::new(StorageBuckets(storage.clone())),
+        None => Arc::new(LocalBuckets::new(data.buckets())),
+    };
+    let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
+    let delivery = Delivery::new(
+        store.clone(),
+        storage,
+        DeliveryConfig { interval: settings.delivery_interval, org_id: settings.organization_id.clone() },
+    );
+    let delivery_task = tokio::spawn(delivery.run(delivery_stopped));
     let keys = Arc::new(
         KeyRing::open(&data.signing_keys(), &settings.regions, chrono::Utc::now())
             .context("loading signing keys")?,
@@ -123,6 +138,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     println!("Listening on {endpoint}");
 
     crate::server::serve(listener, tls, app, shutdown_signal()).await;
+    let _ = stop_delivery.send(true);
+    let _ = delivery_task.await;
     tracing::info!("cairn stopped");
     Ok(())
 }
@@ -161,4 +178,14 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down: no new connections; finishing requests in flight");
+}
+
+/// Trails' buckets checked in the configured S3-compatible store.
+struct StorageBuckets(Arc<dyn Storage>);
+
+#[async_trait::async_trait]
+impl Buckets for StorageBuckets {
+    async fn exists(&self, name: &str) -> Result<bool, String> {
+        self.0.bucket_exists(name).await.map_err(|e| e.to_string())
+    }
 }

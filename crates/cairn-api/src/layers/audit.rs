@@ -36,6 +36,8 @@ pub struct PendingChanges {
     pub catalog: Vec<CatalogWrite>,
     /// Events to append.
     pub events: Vec<NewEvent>,
+    /// Log consumers to start at this call's first event.
+    pub start_consumers: Vec<String>,
 }
 
 /// Resources the call acted on, `(type, ARN)`, for the `resources` of its audit event. Set by
@@ -233,6 +235,7 @@ async fn finish(
     let commit = Commit {
         events,
         catalog: changes.catalog,
+        start_consumers: changes.start_consumers,
         ..Commit::default()
     };
     match state.store.commit(commit).await {

@@ -2,6 +2,7 @@
 //! to an [`OpOutput`]; they read the store but never write it — they return the catalog changes
 //! they want, and the audit layer commits those with the call's event.
 
+pub(crate) mod audit_events;
 mod channels;
 mod keys;
 mod lookup;
@@ -44,16 +45,14 @@ pub struct OpOutput {
     pub changes: Vec<CatalogWrite>,
     /// Resources the call acted on, `(type, ARN)`, recorded in its audit event.
     pub resources: Vec<(String, String)>,
+    /// Log consumers to start at this call's event (a new trail's delivery).
+    pub start_consumers: Vec<String>,
 }
 
 impl OpOutput {
     /// A read-only answer.
     pub fn body(body: Value) -> OpOutput {
-        OpOutput {
-            body,
-            changes: Vec::new(),
-            resources: Vec::new(),
-        }
+        OpOutput { body, ..OpOutput::default() }
     }
 }
 
@@ -82,6 +81,7 @@ pub async fn cloudtrail_json(
             resp.extensions_mut().insert(PendingChanges {
                 catalog: out.changes,
                 events: Vec::new(),
+                start_consumers: out.start_consumers,
             });
             resp.extensions_mut()
                 .insert(RecordedResources(out.resources));

@@ -28,6 +28,7 @@ pub(crate) async fn add_tags(ctx: &Ctx<'_>, input: TagsInput) -> Result<OpOutput
         body: json!({}),
         changes: vec![put(&trail)],
         resources: vec![trail_resource(&trail)],
+        ..OpOutput::default()
     })
 }
 
@@ -38,6 +39,7 @@ pub(crate) async fn remove_tags_op(ctx: &Ctx<'_>, input: TagsInput) -> Result<Op
         body: json!({}),
         changes: vec![put(&trail)],
         resources: vec![trail_resource(&trail)],
+        ..OpOutput::default()
     })
 }
 

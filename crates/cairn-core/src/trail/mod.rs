@@ -10,6 +10,8 @@
 //! - [`tags`](mod@tags): the `Tag` wire type and the AddTags / RemoveTags rules.
 //! - [`selectors`]: the `EventSelector`, `AdvancedEventSelector` and `InsightSelector` wire types
 //!   and their validation.
+//! - [`matching`]: whether a trail delivers an event (Regions, global service events, basic and
+//!   advanced selectors).
 //!
 //! # AWS fact and Cairn policy
 //!
@@ -35,11 +37,16 @@
 use std::fmt;
 
 pub mod arn;
+pub mod matching;
 pub mod selectors;
 pub mod tags;
 pub mod validate;
 
 pub use arn::{TrailRef, parse_trail_ref, trail_arn};
+pub use matching::{
+    GLOBAL_SERVICE_EVENT_SOURCES, SelectionCategory, SelectionFacts, SelectionResource,
+    trail_selects,
+};
 pub use selectors::{
     AdvancedEventSelector, AdvancedFieldSelector, DataResource, EventSelector, InsightSelector,
     ReadWriteType, default_event_selectors, validate_advanced_event_selectors,

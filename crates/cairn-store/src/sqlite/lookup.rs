@@ -28,7 +28,7 @@ pub(super) fn run(conn: &Connection, q: &LookupQuery) -> Result<Vec<LookedUpEven
                 _ => unreachable!("driver is a resource filter"),
             };
             sql.push_str(
-                "SELECT DISTINCT e.seq, e.event_id, e.received_at, e.record, r.event_time \
+                "SELECT DISTINCT e.seq, e.event_id, e.received_at, e.record, r.event_time, e.imported \
                  FROM event_resources r JOIN events e ON e.seq = r.seq WHERE r.history = ?",
             );
             args.push(Sql::Integer(q.history.code()));
@@ -38,7 +38,7 @@ pub(super) fn run(conn: &Connection, q: &LookupQuery) -> Result<Vec<LookedUpEven
         }
         None => {
             sql.push_str(
-                "SELECT e.seq, e.event_id, e.received_at, e.record, e.event_time FROM events e WHERE e.history = ?",
+                "SELECT e.seq, e.event_id, e.received_at, e.record, e.event_time, e.imported FROM events e WHERE e.history = ?",
             );
             args.push(Sql::Integer(q.history.code()));
             "e"
@@ -100,6 +100,7 @@ pub(super) fn run(conn: &Connection, q: &LookupQuery) -> Result<Vec<LookedUpEven
                 event_id: row.get(1)?,
                 received_at_ms: row.get(2)?,
                 record_json: row.get(3)?,
+                imported: row.get(5)?,
             },
             event_time: row.get(4)?,
         })

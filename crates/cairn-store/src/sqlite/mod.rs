@@ -154,6 +154,11 @@ impl Store for SqliteStore {
         self.read(move |c| reader::checkpoint(c, &consumer)).await
     }
 
+    async fn remove_checkpoint(&self, consumer: &str) -> Result<(), StoreError> {
+        let consumer = consumer.to_string();
+        self.send(|reply| Job::RemoveCheckpoint { consumer, reply }).await
+    }
+
     async fn expire_events(
         &self,
         received_before_ms: i64,

@@ -52,6 +52,7 @@ fn stored_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
         event_id: row.get(1)?,
         received_at_ms: row.get(2)?,
         record_json: row.get(3)?,
+        imported: row.get(4)?,
     })
 }
 
@@ -61,7 +62,7 @@ pub(super) fn events_after(
     limit: usize,
 ) -> Result<Vec<StoredEvent>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, event_id, received_at, record FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        "SELECT seq, event_id, received_at, record, imported FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![after_seq as i64, limit as i64], stored_event)?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -69,7 +70,7 @@ pub(super) fn events_after(
 
 pub(super) fn event_by_id(conn: &Connection, id: &str) -> Result<Option<StoredEvent>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, event_id, received_at, record FROM events WHERE event_id = ?1",
+        "SELECT seq, event_id, received_at, record, imported FROM events WHERE event_id = ?1",
     )?;
     Ok(stmt.query_row([id], stored_event).optional()?)
 }

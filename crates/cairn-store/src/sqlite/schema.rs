@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS events (
     username       TEXT,
     access_key_id  TEXT,
     event_category TEXT,
+    imported       INTEGER NOT NULL DEFAULT 0,
     record         TEXT NOT NULL
 );
 -- Event history lookups: one index per LookupEvents attribute, each ordered by time so a page

@@ -37,6 +37,10 @@ pub(super) enum Job {
         limit: usize,
         reply: oneshot::Sender<Result<u64, StoreError>>,
     },
+    RemoveCheckpoint {
+        consumer: String,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 /// What a job produced, before it is sent to its caller.
@@ -65,6 +69,11 @@ impl Job {
                 limit,
                 ..
             } => apply_expire(conn, *received_before_ms, *limit).map(Done::Expired),
+            Job::RemoveCheckpoint { consumer, .. } => conn
+                .prepare_cached("DELETE FROM checkpoints WHERE consumer = ?1")?
+                .execute([consumer])
+                .map(|_| Done::Advanced)
+                .map_err(StoreError::from),
         }
     }
 
@@ -92,6 +101,12 @@ impl Job {
             Job::Expire { reply, .. } => {
                 let _ = reply.send(result.and_then(|d| match d {
                     Done::Expired(n) => Ok(n),
+                    _ => Err(mismatch()),
+                }));
+            }
+            Job::RemoveCheckpoint { reply, .. } => {
+                let _ = reply.send(result.and_then(|d| match d {
+                    Done::Advanced => Ok(()),
                     _ => Err(mismatch()),
                 }));
             }
@@ -234,12 +249,20 @@ fn apply_commit(
     commit: &Commit,
     last_seq: &mut u64,
 ) -> Result<CommitReceipt, StoreError> {
+    if !commit.start_consumers.is_empty() {
+        let mut start = conn.prepare_cached(
+            "INSERT INTO checkpoints (consumer, position) VALUES (?1, ?2) ON CONFLICT (consumer) DO NOTHING",
+        )?;
+        for consumer in &commit.start_consumers {
+            start.execute(params![consumer, *last_seq as i64])?;
+        }
+    }
     let mut seqs = Vec::with_capacity(commit.events.len());
     let mut insert_event = conn.prepare_cached(
         "INSERT INTO events (seq, event_id, received_at, history, event_time, event_name,
                              event_source, read_only, username, access_key_id, event_category,
-                             record)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                             imported, record)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT (event_id) DO NOTHING",
     )?;
     let mut insert_resource = conn.prepare_cached(
@@ -264,6 +287,7 @@ fn apply_commit(
             ix.username,
             ix.access_key_id,
             ix.event_category,
+            ix.imported,
             event.record_json,
         ])?;
         if inserted == 0 {

@@ -37,6 +37,7 @@ async fn set_logging(ctx: &Ctx<'_>, input: NameInput, on: bool) -> Result<OpOutp
         body: json!({}),
         changes: vec![put(&trail)],
         resources: vec![trail_resource(&trail)],
+        ..OpOutput::default()
     })
 }
 

@@ -14,7 +14,9 @@ use cairn_store::CatalogWrite;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{NAMESPACE, STATUS_NAMESPACE, all_trails, put, resolve_home, trail_resource};
+use super::{
+    NAMESPACE, STATUS_NAMESPACE, all_trails, put, resolve_home, trail_resource,
+};
 use crate::ApiError;
 use crate::ops::{Ctx, OpOutput};
 
@@ -136,8 +138,13 @@ pub(crate) async fn create_trail(
     };
     Ok(OpOutput {
         body: trail.create_response(),
-        changes: vec![put(&trail)],
         resources: vec![trail_resource(&trail)],
+        start_consumers: vec![cairn_delivery::consumer_id(&trail.key())],
+        // The delivery consumer starts here, not logging until the trail's StartLogging.
+        changes: vec![
+            put(&trail),
+            CatalogWrite::put(cairn_delivery::STATE_NAMESPACE, &trail.key(), r#"{"logging":false}"#.to_string()),
+        ],
     })
 }
 
@@ -272,6 +279,7 @@ pub(crate) async fn update_trail(
         body: trail.create_response(),
         changes: vec![put(&trail)],
         resources: vec![trail_resource(&trail)],
+        ..OpOutput::default()
     })
 }
 
@@ -294,6 +302,7 @@ pub(crate) async fn delete_trail(
             CatalogWrite::delete(STATUS_NAMESPACE, &trail.key()),
         ],
         resources: vec![trail_resource(&trail)],
+        ..OpOutput::default()
     })
 }
 

@@ -56,6 +56,7 @@ pub(crate) async fn put_event_selectors(
         body: selectors_shape(&trail),
         changes: vec![put(&trail)],
         resources: vec![trail_resource(&trail)],
+        ..OpOutput::default()
     })
 }
 
@@ -119,6 +120,7 @@ pub(crate) async fn put_insight_selectors(
         body: insight_shape(&trail),
         changes: vec![put(&trail)],
         resources: vec![trail_resource(&trail)],
+        ..OpOutput::default()
     })
 }
 

@@ -17,6 +17,7 @@ pub struct Server {
     pub data_dir: PathBuf,
     pub admin: (String, String),
     extra_args: Vec<String>,
+    env: Vec<(String, String)>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -31,6 +32,11 @@ impl Server {
 
     /// A fresh server with extra `cairn serve` arguments.
     pub fn start_with(extra: &[&str]) -> Server {
+        Server::start_with_env(extra, &[])
+    }
+
+    /// A fresh server with extra arguments and environment variables.
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
         let tmp = tempfile::tempdir().unwrap();
         let data_dir = tmp.path().join("data");
         let mut s = Server {
@@ -39,6 +45,7 @@ impl Server {
             data_dir,
             admin: (String::new(), String::new()),
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             _tmp: Some(tmp),
         };
         let banner = s.spawn();
@@ -59,6 +66,7 @@ impl Server {
             .args(&self.extra_args)
             .env_remove("CAIRN_ADMIN_ACCESS_KEY_ID")
             .env_remove("CAIRN_ADMIN_SECRET_ACCESS_KEY")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("CAIRN_LOG", "warn")
             .env("CAIRN_DEBUG_RESPONSE_LOG", self.response_log())
             .stdout(Stdio::piped())
@@ -105,11 +113,16 @@ impl Server {
         let Ok(text) = std::fs::read_to_string(self.response_log()) else {
             return;
         };
-        let model = cairn_api::model_check::Model::cloudtrail();
+        let cloudtrail = cairn_api::model_check::Model::cloudtrail();
+        let cloudtrail_data = cairn_api::model_check::Model::cloudtrail_data();
         let mut problems = Vec::new();
         for line in text.lines() {
             let r: Value = serde_json::from_str(line).unwrap();
             let op = r["operation"].as_str().unwrap();
+            let model = match op {
+                "PutAuditEvents" => &cloudtrail_data,
+                _ => &cloudtrail,
+            };
             let result = match r["error_type"].as_str() {
                 None => model.check_output(op, &r["body"]).map_err(|v| v.join("; ")),
                 Some(err) => model.check_error(op, err),

@@ -37,9 +37,21 @@ pub(super) fn run(conn: &Connection, q: &LookupQuery) -> Result<Vec<LookedUpEven
             "r"
         }
         None => {
-            sql.push_str(
-                "SELECT e.seq, e.event_id, e.received_at, e.record, e.event_time, e.imported FROM events e WHERE e.history = ?",
-            );
+            // Name the index of the first attribute: without statistics SQLite may otherwise
+            // scan the day's range of the time index and test every row (measured: 10 ms at
+            // 1M events instead of 0.3 ms).
+            let index = q.filters.first().and_then(|f| match f {
+                LookupFilter::EventName(_) => Some("events_name"),
+                LookupFilter::EventSource(_) => Some("events_source"),
+                LookupFilter::Username(_) => Some("events_user"),
+                LookupFilter::AccessKeyId(_) => Some("events_key"),
+                LookupFilter::ReadOnly(_) => Some("events_ro"),
+                LookupFilter::EventId(_) | LookupFilter::ResourceName(_) | LookupFilter::ResourceType(_) => None,
+            });
+            let indexed_by = index.map(|i| format!(" INDEXED BY {i}")).unwrap_or_default();
+            sql.push_str(&format!(
+                "SELECT e.seq, e.event_id, e.received_at, e.record, e.event_time, e.imported FROM events e{indexed_by} WHERE e.history = ?",
+            ));
             args.push(Sql::Integer(q.history.code()));
             "e"
         }

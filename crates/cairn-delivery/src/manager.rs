@@ -41,14 +41,14 @@ impl Delivery {
             match self.trail_keys().await {
                 Ok(keys) => {
                     for key in keys {
-                        if !tasks.contains_key(&key) {
+                        if let std::collections::hash_map::Entry::Vacant(slot) = tasks.entry(key.clone()) {
                             let consumer = TrailConsumer {
                                 store: self.store.clone(),
                                 storage: self.storage.clone(),
                                 config: self.config.clone(),
-                                trail_key: key.clone(),
+                                trail_key: key,
                             };
-                            tasks.insert(key, tokio::spawn(run_consumer(consumer, shutdown.clone())));
+                            slot.insert(tokio::spawn(run_consumer(consumer, shutdown.clone())));
                         }
                     }
                 }

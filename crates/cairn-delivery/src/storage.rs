@@ -73,16 +73,16 @@ impl LocalStorage {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename, fsync the dir.
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to `path` atomically: a temporary file in `tmp_dir` (inside the bucket's
+/// hidden `.cairn-meta/`, so listings never show it), fsync, rename, fsync the folder.
+fn write_atomic(path: &Path, tmp_dir: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("object"),
-        std::process::id()
-    ));
+    std::fs::create_dir_all(tmp_dir)?;
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = tmp_dir.join(format!("{}-{n}.tmp", std::process::id()));
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
@@ -106,10 +106,11 @@ impl Storage for LocalStorage {
                 return Err(StorageError::new(StorageErrorKind::NoSuchBucket, "The specified bucket does not exist"));
             }
             // Metadata first: an object is never visible without the metadata it was put with.
+            let tmp_dir = bucket_dir.join(".cairn-meta/.tmp");
             if let Some(meta) = meta {
-                write_atomic(&meta_path, &meta).map_err(io_error)?;
+                write_atomic(&meta_path, &tmp_dir, &meta).map_err(io_error)?;
             }
-            write_atomic(&path, &bytes).map_err(io_error)
+            write_atomic(&path, &tmp_dir, &bytes).map_err(io_error)
         })
         .await
         .map_err(|e| StorageError::new(StorageErrorKind::Unavailable, e.to_string()))?

@@ -180,7 +180,7 @@ async fn fill(data_dir: &Path, size: u64, templates: &[Template]) -> anyhow::Res
         let s = store.clone();
         pending = Some(tokio::spawn(async move { s.commit(Commit::events(events)).await }));
         i += n;
-        if i % 1_000_000 == 0 {
+        if i.is_multiple_of(1_000_000) {
             eprintln!("  filled {i} of {size} ({:.0} events/s)", i as f64 / started.elapsed().as_secs_f64());
         }
     }

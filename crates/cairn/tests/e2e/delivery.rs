@@ -112,6 +112,19 @@ async fn logging_trail_delivers_each_selected_event_once() {
             assert_eq!(&serde_json::from_str::<serde_json::Value>(&stored.record_json).unwrap(), r);
         }
     }
+    // The same files, read through Cairn's own S3 API with the stock AWS CLI.
+    let (k, s) = server.admin.clone();
+    let listing = crate::awscli::aws(&server, &k, &s, &["s3", "ls", "--recursive", "s3://trail-logs/audit/AWSLogs/"]);
+    assert!(listing.status.success(), "{}", String::from_utf8_lossy(&listing.stderr));
+    let listed = String::from_utf8_lossy(&listing.stdout);
+    for (key, _) in &files {
+        assert!(listed.contains(key.as_str()), "{key} not in\n{listed}");
+    }
+    let dl = tempfile::tempdir().unwrap();
+    let out = crate::awscli::aws(&server, &k, &s, &["s3", "sync", "s3://trail-logs", dl.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(log_files(dl.path()), files, "downloaded through S3 = delivered");
+
     let status = ct.get_trail_status().name("delivered").send().await.unwrap();
     assert!(status.latest_delivery_time().is_some());
     assert!(status.latest_delivery_error().is_none());

@@ -355,3 +355,26 @@ fn logging_toggle(record: &EventRecord, trail: &TrailConfig, arn: &str) -> Optio
     let same_trail = name == arn || (name == trail.name && record.aws_region.as_str() == Some(trail.home_region.as_str()));
     same_trail.then_some(on)
 }
+
+/// Runs delivery rounds for one trail until its consumer has caught up with the log (for
+/// benchmarks and tools; the server uses [`crate::Delivery`]). Returns the files written.
+pub async fn deliver_backlog(
+    store: Arc<dyn Store>,
+    storage: Arc<dyn Storage>,
+    config: DeliveryConfig,
+    trail_key: &str,
+) -> Result<usize, String> {
+    let consumer = TrailConsumer { store, storage, config, trail_key: trail_key.to_string() };
+    let mut files = 0;
+    loop {
+        match consumer.round(Utc::now()).await.map_err(|e| e.to_string())? {
+            Round::Delivered { files: n, more, .. } => {
+                files += n;
+                if !more {
+                    return Ok(files);
+                }
+            }
+            Round::Idle | Round::TrailDeleted => return Ok(files),
+        }
+    }
+}

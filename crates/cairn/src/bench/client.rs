@@ -32,6 +32,8 @@ pub struct SignedClient {
 pub struct Reply {
     pub status: u16,
     pub body: Bytes,
+    /// The `x-amzn-RequestId` header.
+    pub request_id: Option<String>,
 }
 
 impl SignedClient {
@@ -68,8 +70,9 @@ impl SignedClient {
         }
         let resp = self.http.request(builder.body(Full::new(Bytes::copy_from_slice(body)))?).await?;
         let status = resp.status().as_u16();
+        let request_id = resp.headers().get("x-amzn-requestid").and_then(|v| v.to_str().ok()).map(str::to_string);
         let body = resp.into_body().collect().await?.to_bytes();
-        Ok(Reply { status, body })
+        Ok(Reply { status, body, request_id })
     }
 }
 
@@ -83,9 +86,15 @@ pub struct ChildServer {
 impl ChildServer {
     /// Starts `cairn serve` (this same executable) on `data_dir` with the benchmark admin key.
     pub fn start(data_dir: &Path) -> anyhow::Result<ChildServer> {
+        ChildServer::start_with(data_dir, &[])
+    }
+
+    /// Like [`ChildServer::start`], with extra `cairn serve` arguments.
+    pub fn start_with(data_dir: &Path, extra: &[&str]) -> anyhow::Result<ChildServer> {
         let mut child = Command::new(std::env::current_exe()?)
             .args(["serve", "--listen", "127.0.0.1:0", "--account-id", "123456789012", "--data-dir"])
             .arg(data_dir)
+            .args(extra)
             .env("CAIRN_ADMIN_ACCESS_KEY_ID", KEY_ID)
             .env("CAIRN_ADMIN_SECRET_ACCESS_KEY", SECRET)
             .env("CAIRN_LOG", "warn")

@@ -43,6 +43,8 @@ pub(super) fn spawn(path: PathBuf) -> Checkpointer {
             }
         };
         let _ = conn.busy_timeout(Duration::from_secs(1));
+        // The connection that resets the WAL is the one that truncates it.
+        let _ = conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024);
         while !flag.load(Ordering::Relaxed) {
             std::thread::sleep(EVERY);
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {

@@ -136,10 +136,15 @@ impl TrailConsumer {
         consumer_id(&self.trail_key)
     }
 
-    async fn catalog<T: for<'de> Deserialize<'de>>(&self, ns: &str) -> Result<Option<T>, RoundError> {
+    async fn catalog<T: for<'de> Deserialize<'de>>(
+        &self,
+        ns: &str,
+    ) -> Result<Option<T>, RoundError> {
         match self.store.catalog_get(ns, &self.trail_key).await? {
             None => Ok(None),
-            Some(doc) => serde_json::from_str(&doc).map(Some).map_err(|e| RoundError::Other(format!("{ns}: {e}"))),
+            Some(doc) => serde_json::from_str(&doc)
+                .map(Some)
+                .map_err(|e| RoundError::Other(format!("{ns}: {e}"))),
         }
     }
 
@@ -160,7 +165,12 @@ impl TrailConsumer {
                 }
                 let state: ConsumerState = self.catalog(STATE_NAMESPACE).await?.unwrap_or_default();
                 let to = last.min(from + MAX_EVENTS_PER_DELIVERY as u64);
-                Intent { from, to, delivered_at: now, logging_at_from: state.logging }
+                Intent {
+                    from,
+                    to,
+                    delivered_at: now,
+                    logging_at_from: state.logging,
+                }
             }
         };
         // A deleted trail still delivers what it selected before its deletion, with the last
@@ -171,7 +181,11 @@ impl TrailConsumer {
         {
             self.store
                 .commit(Commit {
-                    catalog: vec![CatalogWrite::put(LAST_CONFIG_NAMESPACE, &self.trail_key, to_json(current))],
+                    catalog: vec![CatalogWrite::put(
+                        LAST_CONFIG_NAMESPACE,
+                        &self.trail_key,
+                        to_json(current),
+                    )],
                     ..Commit::default()
                 })
                 .await?;
@@ -186,7 +200,11 @@ impl TrailConsumer {
             // Make the plan durable before the first object exists.
             self.store
                 .commit(Commit {
-                    catalog: vec![CatalogWrite::put(INTENT_NAMESPACE, &self.trail_key, to_json(&intent))],
+                    catalog: vec![CatalogWrite::put(
+                        INTENT_NAMESPACE,
+                        &self.trail_key,
+                        to_json(&intent),
+                    )],
                     ..Commit::default()
                 })
                 .await?;
@@ -194,7 +212,12 @@ impl TrailConsumer {
         let mut delivered = Vec::new();
         for (key, region, account, file) in &plan.files {
             self.storage
-                .put(&trail.s3_bucket_name, key, Bytes::from(file.gzip.clone()), &[])
+                .put(
+                    &trail.s3_bucket_name,
+                    key,
+                    Bytes::from(file.gzip.clone()),
+                    &[],
+                )
                 .await?;
             delivered.push(DeliveredFile {
                 bucket: trail.s3_bucket_name.clone(),
@@ -209,7 +232,13 @@ impl TrailConsumer {
         }
         let mut writes = vec![
             CatalogWrite::delete(INTENT_NAMESPACE, &self.trail_key),
-            CatalogWrite::put(STATE_NAMESPACE, &self.trail_key, to_json(&ConsumerState { logging: plan.logging_at_to })),
+            CatalogWrite::put(
+                STATE_NAMESPACE,
+                &self.trail_key,
+                to_json(&ConsumerState {
+                    logging: plan.logging_at_to,
+                }),
+            ),
         ];
         for f in &delivered {
             writes.push(CatalogWrite::put(
@@ -224,16 +253,30 @@ impl TrailConsumer {
             status.latest_delivery_attempt_time = Some(now);
             status.latest_delivery_attempt_succeeded = Some(now);
             status.latest_delivery_error = None;
-            writes.push(CatalogWrite::put(STATUS_NAMESPACE, &self.trail_key, to_json(&status)));
+            writes.push(CatalogWrite::put(
+                STATUS_NAMESPACE,
+                &self.trail_key,
+                to_json(&status),
+            ));
         }
-        self.store.advance_checkpoint(&self.consumer(), intent.from, intent.to, writes).await?;
+        self.store
+            .advance_checkpoint(&self.consumer(), intent.from, intent.to, writes)
+            .await?;
         let more = self.store.last_seq().await? > intent.to;
-        Ok(Round::Delivered { files: delivered.len(), to: intent.to, more })
+        Ok(Round::Delivered {
+            files: delivered.len(),
+            to: intent.to,
+            more,
+        })
     }
 
     /// Records a failed attempt in the trail's status (`LatestDeliveryError`).
     pub async fn record_failure(&self, now: DateTime<Utc>, error: &str) -> Result<(), RoundError> {
-        if self.catalog::<TrailConfig>(TRAIL_NAMESPACE).await?.is_none() {
+        if self
+            .catalog::<TrailConfig>(TRAIL_NAMESPACE)
+            .await?
+            .is_none()
+        {
             return Ok(());
         }
         let mut status = self.status().await?;
@@ -241,7 +284,11 @@ impl TrailConsumer {
         status.latest_delivery_error = Some(error.to_string());
         self.store
             .commit(Commit {
-                catalog: vec![CatalogWrite::put(STATUS_NAMESPACE, &self.trail_key, to_json(&status))],
+                catalog: vec![CatalogWrite::put(
+                    STATUS_NAMESPACE,
+                    &self.trail_key,
+                    to_json(&status),
+                )],
                 ..Commit::default()
             })
             .await?;
@@ -256,7 +303,10 @@ impl TrailConsumer {
         let mut out = Vec::new();
         let mut after = from;
         while after < to {
-            let batch = self.store.read_events(after, ((to - after) as usize).min(10_000)).await?;
+            let batch = self
+                .store
+                .read_events(after, ((to - after) as usize).min(10_000))
+                .await?;
             let Some(last) = batch.last() else { break };
             after = last.seq;
             out.extend(batch.into_iter().filter(|e| e.seq <= to));
@@ -292,13 +342,20 @@ struct Plan {
 }
 
 /// Decides, purely, which events go into which files.
-fn plan_files(trail: &TrailConfig, events: &[StoredEvent], intent: &Intent, org_id: Option<&str>) -> Result<Plan, RoundError> {
+fn plan_files(
+    trail: &TrailConfig,
+    events: &[StoredEvent],
+    intent: &Intent,
+    org_id: Option<&str>,
+) -> Result<Plan, RoundError> {
     let mut logging = intent.logging_at_from;
     // (account, region) → builders (a group splits into several files past the size cap).
     let mut groups: BTreeMap<(String, String), Vec<LogFileBuilder>> = BTreeMap::new();
     let arn = trail.arn();
     for event in events {
-        let Ok(record) = EventRecord::from_json(&event.record_json) else { continue };
+        let Ok(record) = EventRecord::from_json(&event.record_json) else {
+            continue;
+        };
         let toggle = logging_toggle(&record, trail, &arn);
         if toggle == Some(true) {
             logging = true;
@@ -307,8 +364,16 @@ fn plan_files(trail: &TrailConfig, events: &[StoredEvent], intent: &Intent, org_
         if logging && !event.imported {
             let facts = SelectionFacts::of(&record);
             if trail_selects(trail, &facts) {
-                let account = record.recipient_account_id.as_str().unwrap_or(&trail.account_id).to_string();
-                let region = record.aws_region.as_str().unwrap_or(&trail.home_region).to_string();
+                let account = record
+                    .recipient_account_id
+                    .as_str()
+                    .unwrap_or(&trail.account_id)
+                    .to_string();
+                let region = record
+                    .aws_region
+                    .as_str()
+                    .unwrap_or(&trail.home_region)
+                    .to_string();
                 let builders = groups.entry((account, region)).or_default();
                 if builders.last().is_none_or(|b| b.len() >= MAX_FILE_BYTES) {
                     builders.push(LogFileBuilder::new());
@@ -326,23 +391,46 @@ fn plan_files(trail: &TrailConfig, events: &[StoredEvent], intent: &Intent, org_
         for (i, builder) in builders.into_iter().enumerate() {
             let loc = LogFileLocation {
                 prefix: trail.s3_key_prefix.as_deref(),
-                org_id: if trail.is_organization_trail { org_id } else { None },
+                org_id: if trail.is_organization_trail {
+                    org_id
+                } else {
+                    None
+                },
                 account: &account,
                 region: &region,
                 delivered_at: intent.delivered_at,
             };
-            let unique = unique_part(&[&arn, &region, &account, &intent.from.to_string(), &intent.to.to_string(), &i.to_string()]);
-            let file = builder.finish().map_err(|e| RoundError::Other(e.to_string()))?;
-            files.push((log_file_key(&loc, &unique), region.clone(), account.clone(), file));
+            let unique = unique_part(&[
+                &arn,
+                &region,
+                &account,
+                &intent.from.to_string(),
+                &intent.to.to_string(),
+                &i.to_string(),
+            ]);
+            let file = builder
+                .finish()
+                .map_err(|e| RoundError::Other(e.to_string()))?;
+            files.push((
+                log_file_key(&loc, &unique),
+                region.clone(),
+                account.clone(),
+                file,
+            ));
         }
     }
-    Ok(Plan { files, logging_at_to: logging })
+    Ok(Plan {
+        files,
+        logging_at_to: logging,
+    })
 }
 
 /// `Some(true)` for this trail's successful `StartLogging`, `Some(false)` for `StopLogging` or
 /// `DeleteTrail`.
 fn logging_toggle(record: &EventRecord, trail: &TrailConfig, arn: &str) -> Option<bool> {
-    if record.event_source.as_str() != Some("cloudtrail.amazonaws.com") || !record.error_code.is_absent() && !record.error_code.is_null() {
+    if record.event_source.as_str() != Some("cloudtrail.amazonaws.com")
+        || !record.error_code.is_absent() && !record.error_code.is_null()
+    {
         return None;
     }
     let on = match record.event_name.as_str()? {
@@ -352,7 +440,8 @@ fn logging_toggle(record: &EventRecord, trail: &TrailConfig, arn: &str) -> Optio
         _ => return None,
     };
     let name = record.request_parameters.as_ref()?.get("name")?.as_str()?;
-    let same_trail = name == arn || (name == trail.name && record.aws_region.as_str() == Some(trail.home_region.as_str()));
+    let same_trail = name == arn
+        || (name == trail.name && record.aws_region.as_str() == Some(trail.home_region.as_str()));
     same_trail.then_some(on)
 }
 
@@ -364,10 +453,19 @@ pub async fn deliver_backlog(
     config: DeliveryConfig,
     trail_key: &str,
 ) -> Result<usize, String> {
-    let consumer = TrailConsumer { store, storage, config, trail_key: trail_key.to_string() };
+    let consumer = TrailConsumer {
+        store,
+        storage,
+        config,
+        trail_key: trail_key.to_string(),
+    };
     let mut files = 0;
     loop {
-        match consumer.round(Utc::now()).await.map_err(|e| e.to_string())? {
+        match consumer
+            .round(Utc::now())
+            .await
+            .map_err(|e| e.to_string())?
+        {
             Round::Delivered { files: n, more, .. } => {
                 files += n;
                 if !more {

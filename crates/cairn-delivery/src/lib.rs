@@ -16,8 +16,8 @@ pub mod naming;
 mod storage;
 
 pub use consumer::{
-    DELIVERED_NAMESPACE, DeliveredFile, DeliveryConfig, STATE_NAMESPACE, STATUS_NAMESPACE, TRAIL_NAMESPACE,
-    consumer_id, deliver_backlog,
+    DELIVERED_NAMESPACE, DeliveredFile, DeliveryConfig, STATE_NAMESPACE, STATUS_NAMESPACE,
+    TRAIL_NAMESPACE, consumer_id, deliver_backlog,
 };
 pub use manager::Delivery;
 pub use storage::{LocalStorage, S3Settings, S3Storage, Storage, StorageError, StorageErrorKind};

@@ -34,7 +34,10 @@ pub struct LogFileBuilder {
 impl LogFileBuilder {
     /// An empty file.
     pub fn new() -> LogFileBuilder {
-        LogFileBuilder { json: b"{\"Records\":[".to_vec(), ..LogFileBuilder::default() }
+        LogFileBuilder {
+            json: b"{\"Records\":[".to_vec(),
+            ..LogFileBuilder::default()
+        }
     }
 
     /// Adds one record's JSON text and its `eventTime` (`YYYY-MM-DDTHH:MM:SSZ` sorts as text).
@@ -71,7 +74,13 @@ impl LogFileBuilder {
         enc.write_all(&self.json)?;
         let gzip = enc.finish()?;
         let sha256 = hex::encode(Sha256::digest(&gzip));
-        Ok(LogFile { gzip, sha256, records: self.records, oldest_event_time: self.oldest, newest_event_time: self.newest })
+        Ok(LogFile {
+            gzip,
+            sha256,
+            records: self.records,
+            oldest_event_time: self.oldest,
+            newest_event_time: self.newest,
+        })
     }
 }
 
@@ -84,8 +93,14 @@ mod tests {
     #[test]
     fn one_gzip_member_with_records_and_time_span() {
         let mut b = LogFileBuilder::new();
-        b.push(r#"{"eventID":"a","eventTime":"2026-11-23T08:00:05Z"}"#, Some("2026-11-23T08:00:05Z"));
-        b.push(r#"{"eventID":"b","eventTime":"2026-11-23T07:59:00Z"}"#, Some("2026-11-23T07:59:00Z"));
+        b.push(
+            r#"{"eventID":"a","eventTime":"2026-11-23T08:00:05Z"}"#,
+            Some("2026-11-23T08:00:05Z"),
+        );
+        b.push(
+            r#"{"eventID":"b","eventTime":"2026-11-23T07:59:00Z"}"#,
+            Some("2026-11-23T07:59:00Z"),
+        );
         let f = b.finish().unwrap();
         assert_eq!(f.records, 2);
         assert_eq!(f.oldest_event_time.as_deref(), Some("2026-11-23T07:59:00Z"));

@@ -29,8 +29,16 @@ pub struct Delivery {
 
 impl Delivery {
     /// Delivery over `store` into `storage`.
-    pub fn new(store: Arc<dyn Store>, storage: Arc<dyn Storage>, config: DeliveryConfig) -> Delivery {
-        Delivery { store, storage, config }
+    pub fn new(
+        store: Arc<dyn Store>,
+        storage: Arc<dyn Storage>,
+        config: DeliveryConfig,
+    ) -> Delivery {
+        Delivery {
+            store,
+            storage,
+            config,
+        }
     }
 
     /// Runs until `shutdown` turns true; consumer tasks finish their current round first.
@@ -41,7 +49,9 @@ impl Delivery {
             match self.trail_keys().await {
                 Ok(keys) => {
                     for key in keys {
-                        if let std::collections::hash_map::Entry::Vacant(slot) = tasks.entry(key.clone()) {
+                        if let std::collections::hash_map::Entry::Vacant(slot) =
+                            tasks.entry(key.clone())
+                        {
                             let consumer = TrailConsumer {
                                 store: self.store.clone(),
                                 storage: self.storage.clone(),
@@ -66,7 +76,13 @@ impl Delivery {
 
     /// Trails that exist, plus consumers of deleted trails that still have work.
     async fn trail_keys(&self) -> Result<Vec<String>, cairn_store::StoreError> {
-        let mut keys: Vec<String> = self.store.catalog_list(TRAIL_NAMESPACE).await?.into_iter().map(|(k, _)| k).collect();
+        let mut keys: Vec<String> = self
+            .store
+            .catalog_list(TRAIL_NAMESPACE)
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
         for (k, _) in self.store.catalog_list(STATE_NAMESPACE).await? {
             if !keys.contains(&k) {
                 keys.push(k);
@@ -129,7 +145,13 @@ mod tests {
     #[test]
     fn boundaries_are_multiples_of_the_interval() {
         let t = Utc.with_ymd_and_hms(2026, 11, 23, 8, 12, 31).unwrap();
-        assert_eq!(next_boundary(t, Duration::from_secs(300)), Utc.with_ymd_and_hms(2026, 11, 23, 8, 15, 0).unwrap());
-        assert_eq!(next_boundary(t, Duration::from_secs(1)), Utc.with_ymd_and_hms(2026, 11, 23, 8, 12, 32).unwrap());
+        assert_eq!(
+            next_boundary(t, Duration::from_secs(300)),
+            Utc.with_ymd_and_hms(2026, 11, 23, 8, 15, 0).unwrap()
+        );
+        assert_eq!(
+            next_boundary(t, Duration::from_secs(1)),
+            Utc.with_ymd_and_hms(2026, 11, 23, 8, 12, 32).unwrap()
+        );
     }
 }

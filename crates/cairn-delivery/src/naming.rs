@@ -29,7 +29,11 @@ pub struct LogFileLocation<'a> {
 /// The object key of a log file at `loc` with the given unique part.
 pub fn log_file_key(loc: &LogFileLocation<'_>, unique: &str) -> String {
     let mut key = String::new();
-    if let Some(p) = loc.prefix.map(|p| p.trim_end_matches('/')).filter(|p| !p.is_empty()) {
+    if let Some(p) = loc
+        .prefix
+        .map(|p| p.trim_end_matches('/'))
+        .filter(|p| !p.is_empty())
+    {
         key.push_str(p);
         key.push('/');
     }
@@ -58,7 +62,11 @@ pub fn unique_part(parts: &[&str]) -> String {
         h.update([0]);
     }
     let digest = h.finalize();
-    digest.iter().take(16).map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char).collect()
+    digest
+        .iter()
+        .take(16)
+        .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
+        .collect()
 }
 
 #[cfg(test)]
@@ -69,13 +77,25 @@ mod tests {
     #[test]
     fn keys_follow_cloudtrails_layout() {
         let t = Utc.with_ymd_and_hms(2015, 8, 17, 14, 45, 31).unwrap();
-        let loc = LogFileLocation { prefix: None, org_id: None, account: "111122223333", region: "us-east-2", delivered_at: t };
+        let loc = LogFileLocation {
+            prefix: None,
+            org_id: None,
+            account: "111122223333",
+            region: "us-east-2",
+            delivered_at: t,
+        };
         assert_eq!(
             log_file_key(&loc, "9nYN7gp2eWAJHIfT"),
             "AWSLogs/111122223333/CloudTrail/us-east-2/2015/08/17/111122223333_CloudTrail_us-east-2_20150817T1445Z_9nYN7gp2eWAJHIfT.json.gz"
         );
-        let org = LogFileLocation { prefix: Some("prod/"), org_id: Some("o-exampleorgid"), ..loc };
-        assert!(log_file_key(&org, "x").starts_with("prod/AWSLogs/o-exampleorgid/111122223333/CloudTrail/us-east-2/2015/08/17/"));
+        let org = LogFileLocation {
+            prefix: Some("prod/"),
+            org_id: Some("o-exampleorgid"),
+            ..loc
+        };
+        assert!(log_file_key(&org, "x").starts_with(
+            "prod/AWSLogs/o-exampleorgid/111122223333/CloudTrail/us-east-2/2015/08/17/"
+        ));
     }
 
     #[test]
@@ -86,7 +106,13 @@ mod tests {
         assert_eq!(a.len(), 16);
         assert!(a.bytes().all(|b| b.is_ascii_alphanumeric()));
         // The CloudTrail Processing Library's pattern for log files.
-        let loc = LogFileLocation { prefix: None, org_id: None, account: "123456789012", region: "us-east-1", delivered_at: Utc::now() };
+        let loc = LogFileLocation {
+            prefix: None,
+            org_id: None,
+            account: "123456789012",
+            region: "us-east-1",
+            delivered_at: Utc::now(),
+        };
         let key = log_file_key(&loc, &a);
         let name = key.rsplit('/').next().unwrap();
         assert!(name.contains("_CloudTrail_us-east-1_") && name.ends_with(".json.gz"));

@@ -4,9 +4,9 @@
 //! object or the whole new one, never part), and putting the same key again with the same bytes
 //! is harmless — delivery relies on that to retry safely.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::collections::HashMap;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -37,7 +37,10 @@ pub struct StorageError {
 
 impl StorageError {
     fn new(kind: StorageErrorKind, message: impl Into<String>) -> StorageError {
-        StorageError { kind, message: message.into() }
+        StorageError {
+            kind,
+            message: message.into(),
+        }
     }
 }
 
@@ -45,7 +48,13 @@ impl StorageError {
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
     /// Stores `bytes` at `bucket`/`key` with user metadata (`x-amz-meta-<name>` on S3).
-    async fn put(&self, bucket: &str, key: &str, bytes: Bytes, metadata: &[(String, String)]) -> Result<(), StorageError>;
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Bytes,
+        metadata: &[(String, String)],
+    ) -> Result<(), StorageError>;
 
     /// Whether the bucket exists.
     async fn bucket_exists(&self, bucket: &str) -> Result<bool, StorageError>;
@@ -66,8 +75,14 @@ impl LocalStorage {
 
     fn object_path(&self, bucket: &str, key: &str) -> Result<PathBuf, StorageError> {
         // Keys are built by Cairn, but never let one climb out of its bucket.
-        if key.split('/').any(|s| s == ".." || s == ".") || key.starts_with('/') || bucket.contains('/') {
-            return Err(StorageError::new(StorageErrorKind::AccessDenied, format!("refusing key {key:?}")));
+        if key.split('/').any(|s| s == ".." || s == ".")
+            || key.starts_with('/')
+            || bucket.contains('/')
+        {
+            return Err(StorageError::new(
+                StorageErrorKind::AccessDenied,
+                format!("refusing key {key:?}"),
+            ));
         }
         Ok(self.root.join(bucket).join(key))
     }
@@ -92,18 +107,29 @@ fn write_atomic(path: &Path, tmp_dir: &Path, bytes: &[u8]) -> std::io::Result<()
 
 #[async_trait]
 impl Storage for LocalStorage {
-    async fn put(&self, bucket: &str, key: &str, bytes: Bytes, metadata: &[(String, String)]) -> Result<(), StorageError> {
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Bytes,
+        metadata: &[(String, String)],
+    ) -> Result<(), StorageError> {
         let bucket_dir = self.root.join(bucket);
         let path = self.object_path(bucket, key)?;
         let meta_path = self.object_path(bucket, &format!(".cairn-meta/{key}.json"))?;
         let meta: Option<Vec<u8>> = (!metadata.is_empty()).then(|| {
-            let map: serde_json::Map<String, serde_json::Value> =
-                metadata.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+            let map: serde_json::Map<String, serde_json::Value> = metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect();
             serde_json::to_vec(&map).expect("metadata serializes")
         });
         tokio::task::spawn_blocking(move || {
             if !bucket_dir.is_dir() {
-                return Err(StorageError::new(StorageErrorKind::NoSuchBucket, "The specified bucket does not exist"));
+                return Err(StorageError::new(
+                    StorageErrorKind::NoSuchBucket,
+                    "The specified bucket does not exist",
+                ));
             }
             // Metadata first: an object is never visible without the metadata it was put with.
             let tmp_dir = bucket_dir.join(".cairn-meta/.tmp");
@@ -154,14 +180,19 @@ pub struct S3Storage {
 
 impl std::fmt::Debug for S3Storage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S3Storage").field("endpoint", &self.settings.endpoint).finish_non_exhaustive()
+        f.debug_struct("S3Storage")
+            .field("endpoint", &self.settings.endpoint)
+            .finish_non_exhaustive()
     }
 }
 
 impl S3Storage {
     /// A store at `settings.endpoint`.
     pub fn new(settings: S3Settings) -> S3Storage {
-        S3Storage { settings, clients: Mutex::new(HashMap::new()) }
+        S3Storage {
+            settings,
+            clients: Mutex::new(HashMap::new()),
+        }
     }
 
     fn client(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>, StorageError> {
@@ -191,8 +222,10 @@ fn classify(e: object_store::Error) -> StorageError {
     let text = e.to_string();
     let kind = if text.contains("NoSuchBucket") {
         StorageErrorKind::NoSuchBucket
-    } else if matches!(e, object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. })
-        || text.contains("AccessDenied")
+    } else if matches!(
+        e,
+        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }
+    ) || text.contains("AccessDenied")
     {
         StorageErrorKind::AccessDenied
     } else {
@@ -203,13 +236,22 @@ fn classify(e: object_store::Error) -> StorageError {
 
 #[async_trait]
 impl Storage for S3Storage {
-    async fn put(&self, bucket: &str, key: &str, bytes: Bytes, metadata: &[(String, String)]) -> Result<(), StorageError> {
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Bytes,
+        metadata: &[(String, String)],
+    ) -> Result<(), StorageError> {
         let client = self.client(bucket)?;
         let mut attributes = Attributes::new();
         for (k, v) in metadata {
             attributes.insert(Attribute::Metadata(k.clone().into()), v.clone().into());
         }
-        let opts = PutOptions { attributes, ..PutOptions::default() };
+        let opts = PutOptions {
+            attributes,
+            ..PutOptions::default()
+        };
         client
             .put_opts(&ObjectPath::from(key), PutPayload::from(bytes), opts)
             .await
@@ -219,7 +261,10 @@ impl Storage for S3Storage {
 
     async fn bucket_exists(&self, bucket: &str) -> Result<bool, StorageError> {
         let client = self.client(bucket)?;
-        match client.list_with_delimiter(Some(&ObjectPath::from("AWSLogs"))).await {
+        match client
+            .list_with_delimiter(Some(&ObjectPath::from("AWSLogs")))
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) => {
                 let e = classify(e);
@@ -240,16 +285,38 @@ mod tests {
     async fn local_puts_are_whole_and_carry_metadata() {
         let dir = tempfile::tempdir().unwrap();
         let s = LocalStorage::new(dir.path().to_path_buf());
-        let err = s.put("nobucket", "k", Bytes::from_static(b"x"), &[]).await.unwrap_err();
+        let err = s
+            .put("nobucket", "k", Bytes::from_static(b"x"), &[])
+            .await
+            .unwrap_err();
         assert_eq!(err.kind, StorageErrorKind::NoSuchBucket);
         std::fs::create_dir(dir.path().join("b")).unwrap();
         assert!(s.bucket_exists("b").await.unwrap());
         assert!(!s.bucket_exists("c").await.unwrap());
         let meta = vec![("signature".to_string(), "abc".to_string())];
-        s.put("b", "AWSLogs/1/x.json.gz", Bytes::from_static(b"one"), &meta).await.unwrap();
-        s.put("b", "AWSLogs/1/x.json.gz", Bytes::from_static(b"two"), &meta).await.unwrap();
-        assert_eq!(std::fs::read(dir.path().join("b/AWSLogs/1/x.json.gz")).unwrap(), b"two");
-        let sidecar = std::fs::read_to_string(dir.path().join("b/.cairn-meta/AWSLogs/1/x.json.gz.json")).unwrap();
+        s.put(
+            "b",
+            "AWSLogs/1/x.json.gz",
+            Bytes::from_static(b"one"),
+            &meta,
+        )
+        .await
+        .unwrap();
+        s.put(
+            "b",
+            "AWSLogs/1/x.json.gz",
+            Bytes::from_static(b"two"),
+            &meta,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("b/AWSLogs/1/x.json.gz")).unwrap(),
+            b"two"
+        );
+        let sidecar =
+            std::fs::read_to_string(dir.path().join("b/.cairn-meta/AWSLogs/1/x.json.gz.json"))
+                .unwrap();
         assert_eq!(sidecar, r#"{"signature":"abc"}"#);
         assert!(s.put("b", "../escape", Bytes::new(), &[]).await.is_err());
     }

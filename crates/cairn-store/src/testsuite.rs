@@ -548,17 +548,34 @@ pub async fn lookup_keeps_histories_apart(store: Arc<impl Store>) {
 /// A consumer started by a commit begins just before that commit's events; removing it frees
 /// retention.
 pub async fn consumers_start_at_their_commit_and_can_be_removed(store: Arc<impl Store>) {
-    store.commit(Commit::events(vec![NewEvent::for_test("a", "X"), NewEvent::for_test("b", "X")])).await.unwrap();
+    store
+        .commit(Commit::events(vec![
+            NewEvent::for_test("a", "X"),
+            NewEvent::for_test("b", "X"),
+        ]))
+        .await
+        .unwrap();
     let create = Commit {
         events: vec![NewEvent::for_test("create", "CreateTrail")],
         start_consumers: vec!["delivery/t".into()],
         ..Commit::default()
     };
     store.commit(create).await.unwrap();
-    assert_eq!(store.checkpoint("delivery/t").await.unwrap(), 2, "starts just before the CreateTrail event");
-    store.advance_checkpoint("delivery/t", 2, 3, vec![]).await.unwrap();
+    assert_eq!(
+        store.checkpoint("delivery/t").await.unwrap(),
+        2,
+        "starts just before the CreateTrail event"
+    );
+    store
+        .advance_checkpoint("delivery/t", 2, 3, vec![])
+        .await
+        .unwrap();
     // Starting again does not move an existing consumer.
-    let again = Commit { events: vec![NewEvent::for_test("c", "X")], start_consumers: vec!["delivery/t".into()], ..Commit::default() };
+    let again = Commit {
+        events: vec![NewEvent::for_test("c", "X")],
+        start_consumers: vec!["delivery/t".into()],
+        ..Commit::default()
+    };
     store.commit(again).await.unwrap();
     assert_eq!(store.checkpoint("delivery/t").await.unwrap(), 3);
     store.remove_checkpoint("delivery/t").await.unwrap();

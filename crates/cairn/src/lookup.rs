@@ -51,7 +51,11 @@ pub struct LookupArgs {
 }
 
 pub fn run(args: LookupArgs) -> anyhow::Result<()> {
-    let filters = args.attributes.iter().map(|a| parse_attribute(a)).collect::<anyhow::Result<Vec<_>>>()?;
+    let filters = args
+        .attributes
+        .iter()
+        .map(|a| parse_attribute(a))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     if let (Some(s), Some(e)) = (args.start_time, args.end_time)
         && s > e
     {
@@ -63,21 +67,32 @@ pub fn run(args: LookupArgs) -> anyhow::Result<()> {
     }
     let store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
     let query = LookupQuery {
-        history: if args.insights { HistoryKind::Insights } else { HistoryKind::Events },
+        history: if args.insights {
+            HistoryKind::Insights
+        } else {
+            HistoryKind::Events
+        },
         start_time: args.start_time.map(|t| t.timestamp()),
         end_time: args.end_time.map(|t| t.timestamp()),
         filters,
         before: None,
         limit: args.max_results,
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let found = runtime.block_on(store.lookup(query))?;
     let rows: Vec<Row> = found
         .iter()
         .map(|f| {
-            let index = EventRecord::from_json(&f.event.record_json).ok().map(|r| EventIndex::of(&r)).unwrap_or_default();
+            let index = EventRecord::from_json(&f.event.record_json)
+                .ok()
+                .map(|r| EventIndex::of(&r))
+                .unwrap_or_default();
             Row {
-                time: DateTime::from_timestamp(f.event_time, 0).map(format_event_time).unwrap_or_default(),
+                time: DateTime::from_timestamp(f.event_time, 0)
+                    .map(format_event_time)
+                    .unwrap_or_default(),
                 name: index.event_name.unwrap_or_default(),
                 user: index.username.unwrap_or_default(),
                 source: index.event_source.unwrap_or_default(),
@@ -98,15 +113,29 @@ pub fn run(args: LookupArgs) -> anyhow::Result<()> {
     match args.output {
         Format::Table => print_table(&mut out, &rows)?,
         Format::Json => {
-            let events: Vec<serde_json::Value> =
-                rows.iter().map(|r| serde_json::from_str(&r.record).unwrap_or(serde_json::Value::Null)).collect();
+            let events: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| serde_json::from_str(&r.record).unwrap_or(serde_json::Value::Null))
+                .collect();
             serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "Events": events }))?;
             writeln!(out)?;
         }
         Format::Csv => {
-            writeln!(out, "Event ID,Event time,User name,Event name,Event source,Read only,AWS access key,Resources")?;
+            writeln!(
+                out,
+                "Event ID,Event time,User name,Event name,Event source,Read only,AWS access key,Resources"
+            )?;
             for r in &rows {
-                let fields = [&r.id, &r.time, &r.user, &r.name, &r.source, &r.read_only, &r.access_key, &r.resources];
+                let fields = [
+                    &r.id,
+                    &r.time,
+                    &r.user,
+                    &r.name,
+                    &r.source,
+                    &r.read_only,
+                    &r.access_key,
+                    &r.resources,
+                ];
                 let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
                 writeln!(out, "{}", line.join(","))?;
             }
@@ -128,8 +157,17 @@ struct Row {
 }
 
 fn print_table(out: &mut impl std::io::Write, rows: &[Row]) -> std::io::Result<()> {
-    let headers = ["EVENT TIME", "USER", "EVENT NAME", "EVENT SOURCE", "EVENT ID"];
-    let cols: Vec<[&str; 5]> = rows.iter().map(|r| [&*r.time, &*r.user, &*r.name, &*r.source, &*r.id]).collect();
+    let headers = [
+        "EVENT TIME",
+        "USER",
+        "EVENT NAME",
+        "EVENT SOURCE",
+        "EVENT ID",
+    ];
+    let cols: Vec<[&str; 5]> = rows
+        .iter()
+        .map(|r| [&*r.time, &*r.user, &*r.name, &*r.source, &*r.id])
+        .collect();
     let mut widths = headers.map(str::len);
     for c in &cols {
         for (w, v) in widths.iter_mut().zip(c) {
@@ -137,7 +175,13 @@ fn print_table(out: &mut impl std::io::Write, rows: &[Row]) -> std::io::Result<(
         }
     }
     let line = |vals: [&str; 5]| {
-        vals.iter().zip(widths).map(|(v, w)| format!("{v:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
+        vals.iter()
+            .zip(widths)
+            .map(|(v, w)| format!("{v:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
     };
     writeln!(out, "{}", line(headers))?;
     for c in cols {
@@ -185,8 +229,14 @@ mod tests {
 
     #[test]
     fn attributes_and_csv() {
-        assert_eq!(parse_attribute("Username=alice").unwrap(), LookupFilter::Username("alice".into()));
-        assert_eq!(parse_attribute("ReadOnly=false").unwrap(), LookupFilter::ReadOnly(false));
+        assert_eq!(
+            parse_attribute("Username=alice").unwrap(),
+            LookupFilter::Username("alice".into())
+        );
+        assert_eq!(
+            parse_attribute("ReadOnly=false").unwrap(),
+            LookupFilter::ReadOnly(false)
+        );
         assert!(parse_attribute("ReadOnly=maybe").is_err());
         assert!(parse_attribute("Color=red").is_err());
         assert!(parse_attribute("Username").is_err());

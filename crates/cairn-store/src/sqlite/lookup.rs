@@ -46,9 +46,13 @@ pub(super) fn run(conn: &Connection, q: &LookupQuery) -> Result<Vec<LookedUpEven
                 LookupFilter::Username(_) => Some("events_user"),
                 LookupFilter::AccessKeyId(_) => Some("events_key"),
                 LookupFilter::ReadOnly(_) => Some("events_ro"),
-                LookupFilter::EventId(_) | LookupFilter::ResourceName(_) | LookupFilter::ResourceType(_) => None,
+                LookupFilter::EventId(_)
+                | LookupFilter::ResourceName(_)
+                | LookupFilter::ResourceType(_) => None,
             });
-            let indexed_by = index.map(|i| format!(" INDEXED BY {i}")).unwrap_or_default();
+            let indexed_by = index
+                .map(|i| format!(" INDEXED BY {i}"))
+                .unwrap_or_default();
             sql.push_str(&format!(
                 "SELECT e.seq, e.event_id, e.received_at, e.record, e.event_time, e.imported FROM events e{indexed_by} WHERE e.history = ?",
             ));

@@ -156,7 +156,8 @@ impl Store for SqliteStore {
 
     async fn remove_checkpoint(&self, consumer: &str) -> Result<(), StoreError> {
         let consumer = consumer.to_string();
-        self.send(|reply| Job::RemoveCheckpoint { consumer, reply }).await
+        self.send(|reply| Job::RemoveCheckpoint { consumer, reply })
+            .await
     }
 
     async fn expire_events(

@@ -42,7 +42,9 @@ impl SignedClient {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         SignedClient {
-            http: Client::builder(TokioExecutor::new()).pool_max_idle_per_host(64).build(connector),
+            http: Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(64)
+                .build(connector),
             endpoint: endpoint.to_string(),
             host: endpoint.trim_start_matches("http://").to_string(),
             secret: SecretKey::new(SECRET),
@@ -52,15 +54,44 @@ impl SignedClient {
     /// `POST /` with a CloudTrail JSON 1.1 operation.
     pub async fn cloudtrail(&self, op: &str, body: &str) -> anyhow::Result<Reply> {
         let target = format!("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.{op}");
-        let headers = [("host", self.host.as_str()), ("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target.as_str())];
-        self.post("/", "", &headers, body.as_bytes(), "cloudtrail").await
+        let headers = [
+            ("host", self.host.as_str()),
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", target.as_str()),
+        ];
+        self.post("/", "", &headers, body.as_bytes(), "cloudtrail")
+            .await
     }
 
     /// A signed `POST path?query` for `service`.
-    pub async fn post(&self, path: &str, query: &str, headers: &[(&str, &str)], body: &[u8], service: &str) -> anyhow::Result<Reply> {
-        let req = SignRequest { method: "POST", path, query, headers, body };
-        let auth = sign(&req, KEY_ID, &self.secret, "us-east-1", service, chrono::Utc::now());
-        let uri = if query.is_empty() { format!("{}{path}", self.endpoint) } else { format!("{}{path}?{query}", self.endpoint) };
+    pub async fn post(
+        &self,
+        path: &str,
+        query: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        service: &str,
+    ) -> anyhow::Result<Reply> {
+        let req = SignRequest {
+            method: "POST",
+            path,
+            query,
+            headers,
+            body,
+        };
+        let auth = sign(
+            &req,
+            KEY_ID,
+            &self.secret,
+            "us-east-1",
+            service,
+            chrono::Utc::now(),
+        );
+        let uri = if query.is_empty() {
+            format!("{}{path}", self.endpoint)
+        } else {
+            format!("{}{path}?{query}", self.endpoint)
+        };
         let mut builder = hyper::Request::post(uri);
         for (k, v) in headers.iter().filter(|(k, _)| *k != "host") {
             builder = builder.header(*k, *v);
@@ -68,11 +99,22 @@ impl SignedClient {
         for (k, v) in &auth {
             builder = builder.header(*k, v.as_str());
         }
-        let resp = self.http.request(builder.body(Full::new(Bytes::copy_from_slice(body)))?).await?;
+        let resp = self
+            .http
+            .request(builder.body(Full::new(Bytes::copy_from_slice(body)))?)
+            .await?;
         let status = resp.status().as_u16();
-        let request_id = resp.headers().get("x-amzn-requestid").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let request_id = resp
+            .headers()
+            .get("x-amzn-requestid")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = resp.into_body().collect().await?.to_bytes();
-        Ok(Reply { status, body, request_id })
+        Ok(Reply {
+            status,
+            body,
+            request_id,
+        })
     }
 }
 
@@ -92,7 +134,14 @@ impl ChildServer {
     /// Like [`ChildServer::start`], with extra `cairn serve` arguments.
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> anyhow::Result<ChildServer> {
         let mut child = Command::new(std::env::current_exe()?)
-            .args(["serve", "--listen", "127.0.0.1:0", "--account-id", "123456789012", "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--account-id",
+                "123456789012",
+                "--data-dir",
+            ])
             .arg(data_dir)
             .args(extra)
             .env("CAIRN_ADMIN_ACCESS_KEY_ID", KEY_ID)
@@ -122,7 +171,14 @@ impl ChildServer {
     /// The child's peak resident memory (VmHWM), in MiB, if /proc tells.
     pub fn peak_rss_mib(&self) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let kb: f64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
         Some(kb / 1024.0)
     }
 }

@@ -19,7 +19,9 @@ use anyhow::{Context, bail};
 use cairn_core::record::EventRecord;
 use cairn_core::trail_config::TrailConfig;
 use cairn_delivery::logfile::LogFileBuilder;
-use cairn_delivery::{DeliveryConfig, LocalStorage, STATE_NAMESPACE, TRAIL_NAMESPACE, consumer_id, deliver_backlog};
+use cairn_delivery::{
+    DeliveryConfig, LocalStorage, STATE_NAMESPACE, TRAIL_NAMESPACE, consumer_id, deliver_backlog,
+};
 use cairn_store::{CatalogWrite, Commit, EventIndex, NewEvent, SqliteStore, Store};
 use chrono::Utc;
 use serde_json::Value;
@@ -28,20 +30,33 @@ use super::client::{ChildServer, SignedClient, percentiles_ms};
 
 const TRAILS: usize = 5;
 
-pub async fn delivery(events: u64, calls: usize, dir: PathBuf, samples: PathBuf) -> anyhow::Result<()> {
+pub async fn delivery(
+    events: u64,
+    calls: usize,
+    dir: PathBuf,
+    samples: PathBuf,
+) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let records = load_records(&samples)?;
     let (cairn_rate, files) = throughput(&dir, events, &records).await?;
     let limit_rate = limit(events, &records);
-    println!("cairn bench delivery: {events} events x {TRAILS} logging trails (default selectors), local buckets");
+    println!(
+        "cairn bench delivery: {events} events x {TRAILS} logging trails (default selectors), local buckets"
+    );
     println!("| measure | events/s into log files | files |");
     println!("|---|---:|---:|");
-    println!("| cairn delivery (selectors + JSON + gzip + fsync'd files + checkpoints) | {cairn_rate:.0} | {files} |");
-    println!("| limit: the same log files built in memory (concatenate + gzip -6), all cores | {limit_rate:.0} | - |");
+    println!(
+        "| cairn delivery (selectors + JSON + gzip + fsync'd files + checkpoints) | {cairn_rate:.0} | {files} |"
+    );
+    println!(
+        "| limit: the same log files built in memory (concatenate + gzip -6), all cores | {limit_rate:.0} | - |"
+    );
     println!("cairn / limit: {:.0}%", 100.0 * cairn_rate / limit_rate);
     let (p50, p99) = latency(&dir.join("latency"), calls).await?;
-    println!("\nacknowledgement -> object readable, --delivery-interval 1, {calls} calls: p50 {p50:.0} ms, p99 {p99:.0} ms");
+    println!(
+        "\nacknowledgement -> object readable, --delivery-interval 1, {calls} calls: p50 {p50:.0} ms, p99 {p99:.0} ms"
+    );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
@@ -56,7 +71,9 @@ fn load_records(samples: &Path) -> anyhow::Result<Vec<Value>> {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "gz") {
                 let mut text = String::new();
-                flate2::read::GzDecoder::new(std::fs::File::open(&path)?).take(1 << 30).read_to_string(&mut text)?;
+                flate2::read::GzDecoder::new(std::fs::File::open(&path)?)
+                    .take(1 << 30)
+                    .read_to_string(&mut text)?;
                 let v: Value = serde_json::from_str(&text)?;
                 out.extend(v["Records"].as_array().cloned().unwrap_or_default());
             }
@@ -107,12 +124,26 @@ async fn throughput(dir: &Path, events: u64, records: &[Value]) -> anyhow::Resul
     for i in 0..TRAILS {
         let t = trail(&format!("trail{i}"));
         std::fs::create_dir_all(dir.join("buckets").join(&t.s3_bucket_name))?;
-        setup.push(CatalogWrite::put(TRAIL_NAMESPACE, &t.key(), serde_json::to_string(&t)?));
+        setup.push(CatalogWrite::put(
+            TRAIL_NAMESPACE,
+            &t.key(),
+            serde_json::to_string(&t)?,
+        ));
         // Logging from the start of the log (as if StartLogging came first).
-        setup.push(CatalogWrite::put(STATE_NAMESPACE, &t.key(), r#"{"logging":true}"#.into()));
+        setup.push(CatalogWrite::put(
+            STATE_NAMESPACE,
+            &t.key(),
+            r#"{"logging":true}"#.into(),
+        ));
         consumers.push(consumer_id(&t.key()));
     }
-    store.commit(Commit { catalog: setup, start_consumers: consumers, ..Commit::default() }).await?;
+    store
+        .commit(Commit {
+            catalog: setup,
+            start_consumers: consumers,
+            ..Commit::default()
+        })
+        .await?;
     let now_ms = Utc::now().timestamp_millis();
     let mut batch = Vec::new();
     for k in 0..events {
@@ -120,21 +151,33 @@ async fn throughput(dir: &Path, events: u64, records: &[Value]) -> anyhow::Resul
         let id = uuid::Uuid::now_v7().to_string();
         r["eventID"] = Value::String(id.clone());
         let parsed = EventRecord::from_value(r.clone())?;
-        batch.push(NewEvent { event_id: id, received_at_ms: now_ms, index: EventIndex::of(&parsed), record_json: r.to_string() });
+        batch.push(NewEvent {
+            event_id: id,
+            received_at_ms: now_ms,
+            index: EventIndex::of(&parsed),
+            record_json: r.to_string(),
+        });
         if batch.len() == 10_000 {
-            store.commit(Commit::events(std::mem::take(&mut batch))).await?;
+            store
+                .commit(Commit::events(std::mem::take(&mut batch)))
+                .await?;
         }
     }
     store.commit(Commit::events(batch)).await?;
 
     let storage = Arc::new(LocalStorage::new(dir.join("buckets")));
-    let config = DeliveryConfig { interval: Duration::from_secs(1), org_id: None };
+    let config = DeliveryConfig {
+        interval: Duration::from_secs(1),
+        org_id: None,
+    };
     let started = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..TRAILS {
         let (store, storage, config) = (store.clone(), storage.clone(), config.clone());
         let key = trail(&format!("trail{i}")).key();
-        tasks.push(tokio::spawn(async move { deliver_backlog(store, storage, config, &key).await }));
+        tasks.push(tokio::spawn(async move {
+            deliver_backlog(store, storage, config, &key).await
+        }));
     }
     let mut files = 0;
     for t in tasks {
@@ -147,7 +190,9 @@ async fn throughput(dir: &Path, events: u64, records: &[Value]) -> anyhow::Resul
 /// The same files built in memory on all cores: the serialisation + gzip limit.
 fn limit(events: u64, records: &[Value]) -> f64 {
     let texts: Vec<String> = records.iter().map(|r| r.to_string()).collect();
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let total = events as usize * TRAILS;
     let started = Instant::now();
     std::thread::scope(|s| {
@@ -177,11 +222,21 @@ async fn latency(dir: &Path, calls: usize) -> anyhow::Result<(f64, f64)> {
     let server = ChildServer::start_with(dir, &["--delivery-interval", "1"])?;
     let client = SignedClient::new(&server.endpoint);
     let ok = |r: &super::client::Reply| r.status == 200;
-    let created = client.cloudtrail("CreateTrail", r#"{"Name":"latency","S3BucketName":"lat-logs"}"#).await?;
+    let created = client
+        .cloudtrail(
+            "CreateTrail",
+            r#"{"Name":"latency","S3BucketName":"lat-logs"}"#,
+        )
+        .await?;
     if !ok(&created) {
-        bail!("CreateTrail failed: {}", String::from_utf8_lossy(&created.body));
+        bail!(
+            "CreateTrail failed: {}",
+            String::from_utf8_lossy(&created.body)
+        );
     }
-    client.cloudtrail("StartLogging", r#"{"Name":"latency"}"#).await?;
+    client
+        .cloudtrail("StartLogging", r#"{"Name":"latency"}"#)
+        .await?;
     let bucket = dir.join("buckets/lat-logs");
     let mut latencies = Vec::new();
     let mut seen_files: HashSet<PathBuf> = HashSet::new();
@@ -192,11 +247,9 @@ async fn latency(dir: &Path, calls: usize) -> anyhow::Result<(f64, f64)> {
         let acked = Instant::now();
         let request_id = reply.request_id.clone().context("no request id")?;
         loop {
-            if let Some(found) = find_request(&bucket, &request_id, &mut seen_files) {
-                if found {
-                    latencies.push(acked.elapsed());
-                    break;
-                }
+            if find_request(&bucket, &request_id, &mut seen_files) == Some(true) {
+                latencies.push(acked.elapsed());
+                break;
             }
             if acked.elapsed() > Duration::from_secs(30) {
                 bail!("event of request {request_id} never delivered");
@@ -220,7 +273,10 @@ fn find_request(bucket: &Path, request_id: &str, seen: &mut HashSet<PathBuf>) ->
                 }
             } else if p.extension().is_some_and(|x| x == "gz") && !seen.contains(&p) {
                 let mut text = String::new();
-                if flate2::read::GzDecoder::new(std::fs::File::open(&p).ok()?).read_to_string(&mut text).is_ok() {
+                if flate2::read::GzDecoder::new(std::fs::File::open(&p).ok()?)
+                    .read_to_string(&mut text)
+                    .is_ok()
+                {
                     found |= text.contains(request_id);
                     seen.insert(p);
                 }

@@ -24,7 +24,9 @@ use super::client::{ChildServer, SignedClient, percentiles_ms};
 const SPAN_SECS: i64 = 90 * 86_400;
 /// Start of that span.
 fn span_start() -> i64 {
-    Utc.with_ymd_and_hms(2026, 8, 1, 0, 0, 0).unwrap().timestamp()
+    Utc.with_ymd_and_hms(2026, 8, 1, 0, 0, 0)
+        .unwrap()
+        .timestamp()
 }
 
 /// One sample record and its index, the template for the generated events.
@@ -33,15 +35,26 @@ struct Template {
     index: EventIndex,
 }
 
-pub async fn lookup(sizes: Vec<u64>, queries: usize, dir: PathBuf, samples: PathBuf) -> anyhow::Result<()> {
+pub async fn lookup(
+    sizes: Vec<u64>,
+    queries: usize,
+    dir: PathBuf,
+    samples: PathBuf,
+) -> anyhow::Result<()> {
     let templates = load_templates(&samples)?;
-    println!("cairn bench lookup: {} sample records as templates, {queries} queries per attribute, one-day ranges", templates.len());
+    println!(
+        "cairn bench lookup: {} sample records as templates, {queries} queries per attribute, one-day ranges",
+        templates.len()
+    );
     for size in sizes {
         let data_dir = dir.join(format!("lookup-{size}"));
         fill(&data_dir, size, &templates).await?;
         let server = ChildServer::start(&data_dir)?;
         let client = SignedClient::new(&server.endpoint);
-        println!("\n{size} events ({:.1} GB store):", store_size_gb(&data_dir));
+        println!(
+            "\n{size} events ({:.1} GB store):",
+            store_size_gb(&data_dir)
+        );
         println!("| attribute | p50 | p99 | mean events/page |");
         println!("|---|---:|---:|---:|");
         for (attr, values) in attribute_values(&templates) {
@@ -53,13 +66,18 @@ pub async fn lookup(sizes: Vec<u64>, queries: usize, dir: PathBuf, samples: Path
                 let start = span_start() + day * 86_400;
                 let mut body = serde_json::json!({"StartTime": start, "EndTime": start + 86_400 - 1, "MaxResults": 50});
                 if let Some(attr) = attr {
-                    body["LookupAttributes"] = serde_json::json!([{"AttributeKey": attr, "AttributeValue": value}]);
+                    body["LookupAttributes"] =
+                        serde_json::json!([{"AttributeKey": attr, "AttributeValue": value}]);
                 }
                 let t = Instant::now();
                 let reply = client.cloudtrail("LookupEvents", &body.to_string()).await?;
                 latencies.push(t.elapsed());
                 if reply.status != 200 {
-                    bail!("LookupEvents failed: {} {}", reply.status, String::from_utf8_lossy(&reply.body));
+                    bail!(
+                        "LookupEvents failed: {} {}",
+                        reply.status,
+                        String::from_utf8_lossy(&reply.body)
+                    );
                 }
                 let page: Value = serde_json::from_slice(&reply.body)?;
                 found += page["Events"].as_array().map_or(0, Vec::len);
@@ -99,17 +117,25 @@ fn load_templates(samples: &Path) -> anyhow::Result<Vec<Template>> {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "gz") {
                 let mut text = String::new();
-                flate2::read::GzDecoder::new(std::fs::File::open(&path)?).take(1 << 30).read_to_string(&mut text)?;
+                flate2::read::GzDecoder::new(std::fs::File::open(&path)?)
+                    .take(1 << 30)
+                    .read_to_string(&mut text)?;
                 let file: Value = serde_json::from_str(&text)?;
                 for record in file["Records"].as_array().into_iter().flatten() {
                     let parsed = EventRecord::from_value(record.clone())?;
-                    out.push(Template { index: EventIndex::of(&parsed), record: record.clone() });
+                    out.push(Template {
+                        index: EventIndex::of(&parsed),
+                        record: record.clone(),
+                    });
                 }
             }
         }
     }
     if out.is_empty() {
-        bail!("no sample records under {} (use --samples)", samples.display());
+        bail!(
+            "no sample records under {} (use --samples)",
+            samples.display()
+        );
     }
     Ok(out)
 }
@@ -167,10 +193,16 @@ async fn fill(data_dir: &Path, size: u64, templates: &[Template]) -> anyhow::Res
                 let id = uuid::Uuid::now_v7().to_string();
                 let mut record = t.record.clone();
                 record["eventID"] = Value::String(id.clone());
-                record["eventTime"] = Value::String(format_event_time(Utc.timestamp_opt(time, 0).unwrap()));
+                record["eventTime"] =
+                    Value::String(format_event_time(Utc.timestamp_opt(time, 0).unwrap()));
                 let mut index = t.index.clone();
                 index.event_time = Some(time);
-                NewEvent { event_id: id, received_at_ms: now_ms, index, record_json: record.to_string() }
+                NewEvent {
+                    event_id: id,
+                    received_at_ms: now_ms,
+                    index,
+                    record_json: record.to_string(),
+                }
             })
             .collect();
         // Overlap building the next batch with committing this one.
@@ -178,10 +210,15 @@ async fn fill(data_dir: &Path, size: u64, templates: &[Template]) -> anyhow::Res
             p.await??;
         }
         let s = store.clone();
-        pending = Some(tokio::spawn(async move { s.commit(Commit::events(events)).await }));
+        pending = Some(tokio::spawn(async move {
+            s.commit(Commit::events(events)).await
+        }));
         i += n;
         if i.is_multiple_of(1_000_000) {
-            eprintln!("  filled {i} of {size} ({:.0} events/s)", i as f64 / started.elapsed().as_secs_f64());
+            eprintln!(
+                "  filled {i} of {size} ({:.0} events/s)",
+                i as f64 / started.elapsed().as_secs_f64()
+            );
         }
     }
     if let Some(p) = pending {
@@ -189,6 +226,9 @@ async fn fill(data_dir: &Path, size: u64, templates: &[Template]) -> anyhow::Res
     }
     drop(store);
     std::fs::write(&marker, size.to_string())?;
-    eprintln!("  filled {size} events in {:.0} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "  filled {size} events in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -10,9 +10,9 @@
 //! | route | protocol | SigV4 service |
 //! |---|---|---|
 //! | `POST /` with `X-Amz-Target` | CloudTrail, AWS JSON 1.1 | `cloudtrail` |
-//! | (later) `POST /PutAuditEvents` | cloudtrail-data, REST-JSON | `cloudtrail-data` |
+//! | `POST /PutAuditEvents` | cloudtrail-data, REST-JSON | `cloudtrail-data` |
 //! | (later) `/console/...` | HTML | session cookie |
-//! | (later) anything else | S3 REST, path-style | `s3` |
+//! | `GET /`; `GET`/`HEAD`/`PUT` on any other path | S3 REST, path-style ([`s3`]) | `s3` |
 //!
 //! A CloudTrail call passes, outermost first: request id → body limit → SigV4 → JSON 1.1 framing
 //! → audit (authorize, run, record, commit) → the operation handler. See [`layers`].
@@ -23,6 +23,7 @@ mod error;
 pub mod layers;
 pub mod model_check;
 mod ops;
+pub mod s3;
 pub mod sigv4;
 pub mod state;
 pub mod throttle;
@@ -52,8 +53,28 @@ pub fn router(state: AppState) -> Router {
             layers::authenticate::layer,
         ));
 
+    const CLOUDTRAIL_DATA: &[&str] = &["cloudtrail-data"];
+    let cloudtrail_data = Router::new()
+        .route(
+            "/PutAuditEvents",
+            post(ops::audit_events::put_audit_events),
+        )
+        .layer(from_fn_with_state(state.clone(), layers::audit::layer))
+        .layer(from_fn_with_state(
+            state.response_log.clone(),
+            layers::response_log::layer,
+        ))
+        .layer(from_fn(layers::rest_json::layer))
+        .layer(from_fn_with_state(
+            (state.clone(), CLOUDTRAIL_DATA),
+            layers::authenticate::layer,
+        ));
+
     Router::new()
+        // S3 first: on `/` its GET joins CloudTrail's POST, whose fallback then stays in place.
+        .merge(s3::routes(&state))
         .merge(cloudtrail)
+        .merge(cloudtrail_data)
         .fallback(no_such_route)
         .layer(from_fn_with_state(state.clone(), layers::body::layer))
         .layer(from_fn(layers::request_id::layer))

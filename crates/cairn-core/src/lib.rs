@@ -5,11 +5,13 @@
 //! - [`principal::Principal`]: an authenticated caller, its [`principal::Role`] and the
 //!   `userIdentity` it appears as.
 //! - [`audit::api_call_record`]: the record of a call to Cairn's own API.
+//! - [`ingest`]: the rules for application events sent with `PutAuditEvents`.
 //!
 //! No I/O and no async live here: everything is a plain function of its inputs, so it can be
 //! tested beside the code.
 
 pub mod audit;
+pub mod ingest;
 pub mod operation;
 pub mod principal;
 pub mod record;

@@ -4,6 +4,7 @@
 //! cairn serve                 run the service (embedded defaults: 127.0.0.1:4590, ./cairn-data)
 //! cairn users add|list|remove manage access keys
 //! cairn buckets create|list    manage local buckets
+//! cairn import PATH...        import CloudTrail log files (.json.gz) into the event log
 //! cairn lookup                search the event history (table, JSON or CSV)
 //! cairn bench append          measure durable appends per second
 //! ```
@@ -12,6 +13,7 @@ mod bench;
 mod buckets;
 mod config;
 mod data_dir;
+mod import;
 mod lookup;
 mod retention;
 mod serve;
@@ -43,6 +45,10 @@ enum Command {
     /// Manage local buckets (folders under the data dir) that trails deliver to.
     #[command(subcommand)]
     Buckets(buckets::BucketsCommand),
+    /// Import CloudTrail log files (.json.gz / .json, folders searched recursively) into the
+    /// event log; records already present are skipped. Exit code 1 if some files or records
+    /// were bad.
+    Import(Box<import::ImportArgs>),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -56,6 +62,10 @@ fn main() -> ExitCode {
         Command::Lookup(args) => lookup::run(args),
         Command::Buckets(cmd) => buckets::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Import(args) => match import::run(*args) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,8 @@
 //! 1. [`request_id`]: gives every request an id, echoed as `x-amzn-RequestId`.
 //! 2. [`body`]: buffers the body behind a size limit (SigV4 must hash it).
 //! 3. [`authenticate`]: SigV4 → an [`authenticate::Authenticated`] principal.
-//! 4. [`json_protocol`]: `X-Amz-Target` → [`cairn_core::operation::Operation`], body → JSON.
+//! 4. [`json_protocol`]: `X-Amz-Target` → [`cairn_core::operation::Operation`], body → JSON
+//!    (CloudTrail); [`rest_json`]: path → operation, query string, body check (cloudtrail-data).
 //! 5. [`audit`]: authorization, then the call, then its event committed durably together with
 //!    the call's state change — or the call fails and changes nothing.
 
@@ -13,6 +14,7 @@ pub mod body;
 pub mod json_protocol;
 pub mod request_id;
 pub mod response_log;
+pub mod rest_json;
 
 use std::net::SocketAddr;
 

@@ -6,6 +6,8 @@
 mod append;
 mod import;
 mod client;
+mod delivery;
+mod ingest;
 mod lookup;
 
 use std::path::PathBuf;
@@ -26,6 +28,22 @@ pub enum BenchCommand {
         /// Folder for the scratch files (put it on the disk you want measured).
         #[arg(long, default_value = "cairn-bench")]
         dir: PathBuf,
+    },
+    /// Log files written per second by 5 trails vs. the gzip + serialisation limit, and the time
+    /// from acknowledgement to a readable object at a 1-second window.
+    Delivery {
+        /// Events in the log.
+        #[arg(long, default_value_t = 200_000)]
+        events: u64,
+        /// Calls timed for the latency figure.
+        #[arg(long, default_value_t = 50)]
+        calls: usize,
+        /// Scratch folder (removed afterwards).
+        #[arg(long, default_value = "cairn-bench-delivery")]
+        dir: PathBuf,
+        /// The sample logs used as records.
+        #[arg(long, default_value = "testdata/cloudtrail-samples")]
+        samples: PathBuf,
     },
     /// LookupEvents p50/p99 per attribute through a real server, at the given store sizes.
     Lookup {
@@ -64,6 +82,22 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5000)]
         batch: usize,
     },
+    /// PutAuditEvents events/s and p50/p99 call latency through a real server (16 clients,
+    /// 100 events per signed call by default).
+    PutAuditEvents {
+        /// Concurrent clients, each waiting for its answer before the next call.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// Events per call (1–100).
+        #[arg(long, default_value_t = 100)]
+        events: usize,
+        /// Seconds to measure.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Scratch folder for the server's data dir (removed afterwards).
+        #[arg(long, default_value = "cairn-bench")]
+        dir: PathBuf,
+    },
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -76,9 +110,23 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             seconds,
             dir,
         } => runtime.block_on(append::append(writers, Duration::from_secs(seconds), dir)),
+        BenchCommand::Delivery { events, calls, dir, samples } => {
+            runtime.block_on(delivery::delivery(events, calls, dir, samples))
+        }
         BenchCommand::Lookup { events, queries, dir, samples } => {
             runtime.block_on(lookup::lookup(events, queries, dir, samples))
         }
+        BenchCommand::PutAuditEvents {
+            clients,
+            events,
+            seconds,
+            dir,
+        } => runtime.block_on(ingest::put_audit_events(
+            clients,
+            events,
+            Duration::from_secs(seconds),
+            dir,
+        )),
         BenchCommand::Import {
             records,
             dir,

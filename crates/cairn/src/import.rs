@@ -1,0 +1,427 @@
+//! `cairn import PATH…`: appends the records of CloudTrail log files to the event log.
+//!
+//! Input: `.json.gz` / `.json` files and folders searched recursively (AWS's
+//! `AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/` layout or any other), each holding
+//! `{"Records":[...]}` or a plain array of records. Digest files and anything that is not a log
+//! file are skipped and counted.
+//!
+//! The pipeline: a pool of threads (one per core) reads, gunzips (capped by `--max-file-bytes`)
+//! and parses files and builds the events; the calling thread puts the files back in the order
+//! they were found, cuts the events into commits of `--batch` events and hands them to the
+//! store's single writer, two commits in flight so the writer never waits for the next batch.
+//! Each record is stored as its original JSON text; its index fields come from
+//! [`EventRecord`](cairn_core::record::EventRecord).
+//!
+//! Idempotent: commits skip events whose `eventID` is already in the log, so importing the same
+//! files again adds nothing. Records without an `eventID` are keyed by `import-<SHA-256 of the
+//! record text>`. Safe beside a running `cairn serve` on the same data dir: the store's writer
+//! reads the highest sequence number inside each write transaction, so both processes append
+//! gaplessly.
+
+pub(crate) mod decode;
+mod discover;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, mpsc};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use cairn_store::{
+    Commit, CommitReceipt, DuplicateEvents, NewEvent, SqliteStore, Store as _, StoreError,
+};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::data_dir::DataDir;
+use decode::{BadRecord, FileError};
+
+/// Bad records named per file; the rest are only counted.
+const BAD_RECORDS_SHOWN: usize = 5;
+
+/// Commits handed to the store before waiting for the oldest.
+const COMMITS_IN_FLIGHT: usize = 2;
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// Log files (.json.gz or .json) and folders (searched recursively) to import.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The data dir [default: ./cairn-data].
+    #[arg(long, env = "CAIRN_DATA_DIR", default_value = "cairn-data")]
+    pub data_dir: PathBuf,
+    /// Largest JSON text of one file, in bytes, after decompression; larger files are reported
+    /// and not imported.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
+    pub max_file_bytes: u64,
+    /// Events per commit.
+    #[arg(long, value_name = "EVENTS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch: u64,
+    /// Threads that read and parse files [default: one per core].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub threads: Option<u64>,
+}
+
+/// How to import.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub max_file_bytes: u64,
+    pub batch: usize,
+    pub threads: usize,
+    /// Draw a progress bar (on stderr).
+    pub progress: bool,
+}
+
+/// What an import did.
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    /// Files whose records were imported (some records of them may have been bad).
+    pub files_imported: usize,
+    /// Digest files skipped.
+    pub skipped_digests: usize,
+    /// Other files skipped.
+    pub skipped_others: usize,
+    /// Files (and paths) that could not be imported.
+    pub files_failed: usize,
+    /// Records appended to the log.
+    pub records_added: u64,
+    /// Records whose `eventID` was already in the log.
+    pub records_present: u64,
+    /// Records that are not JSON objects.
+    pub records_bad: u64,
+    /// Bytes read from disk.
+    pub bytes_read: u64,
+    /// Bytes of JSON text (after decompression).
+    pub json_bytes: u64,
+    /// Wall time from the first file to the last commit.
+    pub elapsed: Duration,
+}
+
+impl Summary {
+    /// Whether everything found was imported (nothing failed, no bad record).
+    pub fn clean(&self) -> bool {
+        self.files_failed == 0 && self.records_bad == 0
+    }
+
+    /// Records processed per second (added or already present).
+    pub fn records_per_sec(&self) -> f64 {
+        (self.records_added + self.records_present) as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The one-line summary.
+    pub fn line(&self) -> String {
+        format!(
+            "files: {} imported, {} skipped ({} digest, {} other), {} failed; records: {} added, {} already present, {} bad; {:.1} MB read ({:.1} MB of JSON) in {:.2} s, {:.0} records/s",
+            self.files_imported,
+            self.skipped_digests + self.skipped_others,
+            self.skipped_digests,
+            self.skipped_others,
+            self.files_failed,
+            self.records_added,
+            self.records_present,
+            self.records_bad,
+            self.bytes_read as f64 / 1e6,
+            self.json_bytes as f64 / 1e6,
+            self.elapsed.as_secs_f64(),
+            self.records_per_sec(),
+        )
+    }
+}
+
+/// `cairn import`: 0 when everything was imported, 1 when some files or records were bad; an
+/// error (exit code 2) when the store cannot be opened or written.
+pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let data = DataDir::create(&args.data_dir)?;
+    let db = data.events_db();
+    let store = SqliteStore::open(&db)
+        .with_context(|| format!("opening the event store {}", db.display()))?;
+    let found = discover::find(&args.paths);
+    for (path, why) in &found.errors {
+        eprintln!("cairn import: {}: {why}", path.display());
+    }
+    let options = Options {
+        max_file_bytes: args.max_file_bytes,
+        batch: args.batch as usize,
+        threads: args.threads.map_or_else(default_threads, |n| n as usize),
+        progress: std::io::stdout().is_terminal(),
+    };
+    let mut summary = import_files(&store, &found.files, &options)?;
+    summary.skipped_digests = found.digests;
+    summary.skipped_others = found.others;
+    summary.files_failed += found.errors.len();
+    println!("{}", summary.line());
+    Ok(if summary.clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// One thread per core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// A parsed file, on its way from a worker to the committing thread.
+struct Parsed {
+    index: usize,
+    bytes_read: u64,
+    json_bytes: u64,
+    outcome: Result<(Vec<NewEvent>, Vec<BadRecord>), FileError>,
+}
+
+/// Reads, decompresses and parses one file and builds its events.
+fn parse_file(index: usize, path: &Path, max_file_bytes: u64) -> Parsed {
+    let mut parsed = Parsed {
+        index,
+        bytes_read: std::fs::metadata(path).map_or(0, |m| m.len()),
+        json_bytes: 0,
+        outcome: Ok((Vec::new(), Vec::new())),
+    };
+    parsed.outcome = decode::read_text(path, max_file_bytes).and_then(|(text, read)| {
+        parsed.bytes_read = read;
+        parsed.json_bytes = text.len() as u64;
+        let records = decode::parse_records(&text)?;
+        let (mut events, mut bad) = (Vec::new(), Vec::new());
+        decode::build_events(&records, now_ms(), &mut events, &mut bad);
+        Ok((events, bad))
+    });
+    parsed
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Lets workers run at most `window` files ahead of the committing thread, so memory stays
+/// bounded however unevenly files parse.
+struct Gate {
+    state: Mutex<(usize, bool)>,
+    moved: Condvar,
+    window: usize,
+}
+
+impl Gate {
+    /// Waits until file `index` may be parsed; false if the import is stopping.
+    fn wait_for(&self, index: usize) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while !state.1 && index >= state.0 + self.window {
+            state = self.moved.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        !state.1
+    }
+
+    /// Every file before `next` has been handled.
+    fn advance(&self, next: usize) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).0 = next;
+        self.moved.notify_all();
+    }
+
+    fn stop(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
+        self.moved.notify_all();
+    }
+}
+
+/// Imports `files` (in this order) into `store`; problems with single files or records are
+/// printed to stderr and counted. Fails only if the store fails.
+pub fn import_files(
+    store: &SqliteStore,
+    files: &[PathBuf],
+    options: &Options,
+) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let threads = options.threads.max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let bar = progress_bar(files, options.progress);
+    let next_file = AtomicUsize::new(0);
+    let stopping = AtomicBool::new(false);
+    let gate = Gate {
+        state: Mutex::new((0, false)),
+        moved: Condvar::new(),
+        window: threads * 4,
+    };
+    let (tx, rx) = mpsc::sync_channel::<Parsed>(threads * 2);
+    let mut writer = Writer {
+        store,
+        runtime: &runtime,
+        batch: options.batch.max(1),
+        pending: Vec::new(),
+        in_flight: VecDeque::new(),
+        summary: Summary::default(),
+    };
+    let result = std::thread::scope(|scope| {
+        for n in 0..threads {
+            let tx = tx.clone();
+            let (next_file, stopping, gate) = (&next_file, &stopping, &gate);
+            std::thread::Builder::new()
+                .name(format!("cairn-import-{n}"))
+                .spawn_scoped(scope, move || {
+                    while !stopping.load(Ordering::Relaxed) {
+                        let index = next_file.fetch_add(1, Ordering::Relaxed);
+                        if index >= files.len() || !gate.wait_for(index) {
+                            break;
+                        }
+                        let parsed = parse_file(index, &files[index], options.max_file_bytes);
+                        if tx.send(parsed).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .expect("spawning an import thread");
+        }
+        drop(tx);
+        let mut waiting = BTreeMap::new();
+        let mut next = 0;
+        let outcome = (|| {
+            for parsed in &rx {
+                waiting.insert(parsed.index, parsed);
+                while let Some(parsed) = waiting.remove(&next) {
+                    writer.take_file(&files[next], parsed, &bar)?;
+                    next += 1;
+                    gate.advance(next);
+                }
+            }
+            writer.finish()
+        })();
+        if outcome.is_err() {
+            stopping.store(true, Ordering::Relaxed);
+            gate.stop();
+            drop(rx);
+        }
+        outcome
+    });
+    bar.finish_and_clear();
+    let mut summary = writer.summary;
+    summary.elapsed = started.elapsed();
+    result.map_err(|e| {
+        anyhow::anyhow!(
+            "writing to the event store failed after {} records were added: {e} (importing again resumes: records already present are skipped)",
+            summary.records_added
+        )
+    })?;
+    Ok(summary)
+}
+
+fn progress_bar(files: &[PathBuf], shown: bool) -> ProgressBar {
+    if !shown {
+        return ProgressBar::hidden();
+    }
+    let total: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .sum();
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{wide_bar} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta} {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// The committing side: takes parsed files in order, cuts their events into commits.
+struct Writer<'a> {
+    store: &'a SqliteStore,
+    runtime: &'a tokio::runtime::Runtime,
+    batch: usize,
+    pending: Vec<NewEvent>,
+    in_flight: VecDeque<tokio::task::JoinHandle<Result<CommitReceipt, StoreError>>>,
+    summary: Summary,
+}
+
+impl Writer<'_> {
+    fn take_file(&mut self, path: &Path, parsed: Parsed, bar: &ProgressBar) -> anyhow::Result<()> {
+        self.summary.bytes_read += parsed.bytes_read;
+        self.summary.json_bytes += parsed.json_bytes;
+        bar.inc(parsed.bytes_read);
+        match parsed.outcome {
+            Err(e) => {
+                self.summary.files_failed += 1;
+                bar.suspend(|| eprintln!("cairn import: {}: {e}", path.display()));
+            }
+            Ok((events, bad)) => {
+                self.summary.files_imported += 1;
+                self.summary.records_bad += bad.len() as u64;
+                if !bad.is_empty() {
+                    bar.suspend(|| report_bad_records(path, &bad));
+                }
+                self.pending.extend(events);
+                while self.pending.len() >= self.batch {
+                    let rest = self.pending.split_off(self.batch);
+                    let batch = std::mem::replace(&mut self.pending, rest);
+                    self.submit(batch)?;
+                }
+            }
+        }
+        bar.set_message(format!("{} records", self.summary.records_added));
+        Ok(())
+    }
+
+    /// Hands a commit to the store, first waiting for the oldest one in flight if there are
+    /// already enough.
+    fn submit(&mut self, events: Vec<NewEvent>) -> anyhow::Result<()> {
+        while self.in_flight.len() >= COMMITS_IN_FLIGHT {
+            self.wait_oldest()?;
+        }
+        let store = self.store.clone();
+        let commit = Commit {
+            events,
+            duplicates: DuplicateEvents::Skip,
+            ..Commit::default()
+        };
+        self.in_flight.push_back(
+            self.runtime
+                .spawn(async move { store.commit(commit).await }),
+        );
+        Ok(())
+    }
+
+    fn wait_oldest(&mut self) -> anyhow::Result<()> {
+        let Some(handle) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        let receipt = self.runtime.block_on(handle)??;
+        let added = receipt.seqs.iter().filter(|s| s.is_some()).count() as u64;
+        self.summary.records_added += added;
+        self.summary.records_present += receipt.seqs.len() as u64 - added;
+        Ok(())
+    }
+
+    /// Commits what is left and waits for every commit.
+    fn finish(&mut self) -> anyhow::Result<()> {
+        if !self.pending.is_empty() {
+            let batch = std::mem::take(&mut self.pending);
+            self.submit(batch)?;
+        }
+        while !self.in_flight.is_empty() {
+            self.wait_oldest()?;
+        }
+        Ok(())
+    }
+}
+
+fn report_bad_records(path: &Path, bad: &[BadRecord]) {
+    for b in bad.iter().take(BAD_RECORDS_SHOWN) {
+        eprintln!(
+            "cairn import: {}: record {} skipped: {}",
+            path.display(),
+            b.index + 1,
+            b.reason
+        );
+    }
+    if bad.len() > BAD_RECORDS_SHOWN {
+        eprintln!(
+            "cairn import: {}: {} more bad records skipped",
+            path.display(),
+            bad.len() - BAD_RECORDS_SHOWN
+        );
+    }
+}

@@ -18,6 +18,8 @@ use rusqlite::Connection;
 
 /// How often the checkpointer runs.
 const EVERY: Duration = Duration::from_millis(500);
+/// WAL size past which the checkpointer insists on restarting it.
+const MAX_WAL_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Stops the checkpointer thread when dropped.
 pub(super) struct Checkpointer {
@@ -42,13 +44,19 @@ pub(super) fn spawn(path: PathBuf) -> Checkpointer {
                 return;
             }
         };
-        let _ = conn.busy_timeout(Duration::from_secs(1));
+        let _ = conn.busy_timeout(Duration::from_secs(2));
         // The connection that resets the WAL is the one that truncates it.
         let _ = conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024);
+        let wal = PathBuf::from(format!("{}-wal", path.display()));
         while !flag.load(Ordering::Relaxed) {
             std::thread::sleep(EVERY);
-            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                tracing::debug!(error = %e, "WAL checkpoint skipped");
+            // PASSIVE never waits, but under a steady stream of commits (an import) it never
+            // gets to reset the WAL, which then grows without bound. Past a size, RESTART: it
+            // waits briefly for the writer between two commits, then the WAL starts over.
+            let big = std::fs::metadata(&wal).map(|m| m.len() > MAX_WAL_BYTES).unwrap_or(false);
+            let mode = if big { "RESTART" } else { "PASSIVE" };
+            if let Err(e) = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(())) {
+                tracing::debug!(error = %e, mode, "WAL checkpoint skipped");
             }
         }
     });

@@ -55,10 +55,7 @@ pub fn router(state: AppState) -> Router {
 
     const CLOUDTRAIL_DATA: &[&str] = &["cloudtrail-data"];
     let cloudtrail_data = Router::new()
-        .route(
-            "/PutAuditEvents",
-            post(ops::audit_events::put_audit_events),
-        )
+        .route("/PutAuditEvents", post(ops::audit_events::put_audit_events))
         .layer(from_fn_with_state(state.clone(), layers::audit::layer))
         .layer(from_fn_with_state(
             state.response_log.clone(),

@@ -232,7 +232,10 @@ impl Settings {
                 );
             }
         }
-        let delivery_interval = args.delivery_interval.or(file.delivery_interval).unwrap_or(300);
+        let delivery_interval = args
+            .delivery_interval
+            .or(file.delivery_interval)
+            .unwrap_or(300);
         if delivery_interval == 0 {
             bail!("delivery_interval must be at least 1 second");
         }
@@ -240,9 +243,18 @@ impl Settings {
             None => None,
             Some(endpoint) => Some(cairn_delivery::S3Settings {
                 endpoint,
-                region: args.s3_region.or(file.s3_region).unwrap_or_else(|| region.clone()),
-                access_key_id: std::env::var("CAIRN_S3_ACCESS_KEY_ID").ok().or(file.s3_access_key_id).unwrap_or_default(),
-                secret_access_key: std::env::var("CAIRN_S3_SECRET_ACCESS_KEY").ok().or(file.s3_secret_access_key).unwrap_or_default(),
+                region: args
+                    .s3_region
+                    .or(file.s3_region)
+                    .unwrap_or_else(|| region.clone()),
+                access_key_id: std::env::var("CAIRN_S3_ACCESS_KEY_ID")
+                    .ok()
+                    .or(file.s3_access_key_id)
+                    .unwrap_or_default(),
+                secret_access_key: std::env::var("CAIRN_S3_SECRET_ACCESS_KEY")
+                    .ok()
+                    .or(file.s3_secret_access_key)
+                    .unwrap_or_default(),
             }),
         };
         let retention_days = args.retention_days.or(file.retention_days).unwrap_or(90);

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use cairn_api::buckets::{Buckets, LocalBuckets};
-use cairn_delivery::{Delivery, DeliveryConfig, LocalStorage, S3Storage, Storage};
 use cairn_api::credentials::{CredentialStore, UserKey};
 use cairn_api::sigv4::SecretKey;
 use cairn_api::{ApiConfig, AppState};
 use cairn_core::principal::{IdentityType, Role};
+use cairn_delivery::{Delivery, DeliveryConfig, LocalStorage, S3Storage, Storage};
 use cairn_integrity::KeyRing;
 use cairn_store::SqliteStore;
 
@@ -110,7 +110,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let delivery = Delivery::new(
         store.clone(),
         storage,
-        DeliveryConfig { interval: settings.delivery_interval, org_id: settings.organization_id.clone() },
+        DeliveryConfig {
+            interval: settings.delivery_interval,
+            org_id: settings.organization_id.clone(),
+        },
     );
     let delivery_task = tokio::spawn(delivery.run(delivery_stopped));
     let keys = Arc::new(

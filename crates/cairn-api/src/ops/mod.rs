@@ -52,7 +52,10 @@ pub struct OpOutput {
 impl OpOutput {
     /// A read-only answer.
     pub fn body(body: Value) -> OpOutput {
-        OpOutput { body, ..OpOutput::default() }
+        OpOutput {
+            body,
+            ..OpOutput::default()
+        }
     }
 }
 

@@ -35,11 +35,19 @@ pub fn sign(
     let mut headers: Vec<(String, Vec<u8>)> = req
         .headers
         .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), canonical::canonical_header_value([v.as_bytes()])))
+        .map(|(k, v)| {
+            (
+                k.to_ascii_lowercase(),
+                canonical::canonical_header_value([v.as_bytes()]),
+            )
+        })
         .collect();
     headers.push(("x-amz-date".into(), timestamp.clone().into_bytes()));
     headers.sort_by(|a, b| a.0.cmp(&b.0));
-    let header_refs: Vec<(&str, Vec<u8>)> = headers.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let header_refs: Vec<(&str, Vec<u8>)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
     let payload_hash = canonical::sha256_hex(req.body);
     let uri = canonical::canonical_uri(req.path, service);
     let query = canonical::canonical_query(req.query);
@@ -84,10 +92,20 @@ mod tests {
             method: "POST",
             path: "/PutAuditEvents",
             query,
-            headers: &[("Host", "127.0.0.1:4590"), ("Content-Type", "application/json")],
+            headers: &[
+                ("Host", "127.0.0.1:4590"),
+                ("Content-Type", "application/json"),
+            ],
             body,
         };
-        let added = sign(&req, "AKIDEXAMPLE", &secret, "us-east-1", "cloudtrail-data", now);
+        let added = sign(
+            &req,
+            "AKIDEXAMPLE",
+            &secret,
+            "us-east-1",
+            "cloudtrail-data",
+            now,
+        );
         let mut headers = http::HeaderMap::new();
         headers.insert("host", "127.0.0.1:4590".parse().unwrap());
         headers.insert("content-type", "application/json".parse().unwrap());
@@ -95,7 +113,8 @@ mod tests {
             headers.insert(*k, v.parse().unwrap());
         }
         let uri: http::Uri = format!("/PutAuditEvents?{query}").parse().unwrap();
-        let secrets: HashMap<String, SecretKey> = [("AKIDEXAMPLE".to_string(), secret.clone())].into();
+        let secrets: HashMap<String, SecretKey> =
+            [("AKIDEXAMPLE".to_string(), secret.clone())].into();
         let policy = VerifyPolicy {
             regions: &["us-east-1"],
             services: &["cloudtrail-data"],
@@ -103,9 +122,17 @@ mod tests {
             now,
             allow_unsigned_payload: false,
         };
-        let parts = RequestParts { method: &http::Method::POST, uri: &uri, headers: &headers, body };
+        let parts = RequestParts {
+            method: &http::Method::POST,
+            uri: &uri,
+            headers: &headers,
+            body,
+        };
         assert!(verify(&parts, &secrets, &policy).is_ok());
-        let tampered = RequestParts { body: b"{}", ..parts };
+        let tampered = RequestParts {
+            body: b"{}",
+            ..parts
+        };
         assert!(verify(&tampered, &secrets, &policy).is_err());
     }
 }

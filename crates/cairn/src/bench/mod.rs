@@ -4,9 +4,9 @@
 //! compared to measured in the same run.
 
 mod append;
-mod import;
 mod client;
 mod delivery;
+mod import;
 mod ingest;
 mod lookup;
 
@@ -110,12 +110,18 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             seconds,
             dir,
         } => runtime.block_on(append::append(writers, Duration::from_secs(seconds), dir)),
-        BenchCommand::Delivery { events, calls, dir, samples } => {
-            runtime.block_on(delivery::delivery(events, calls, dir, samples))
-        }
-        BenchCommand::Lookup { events, queries, dir, samples } => {
-            runtime.block_on(lookup::lookup(events, queries, dir, samples))
-        }
+        BenchCommand::Delivery {
+            events,
+            calls,
+            dir,
+            samples,
+        } => runtime.block_on(delivery::delivery(events, calls, dir, samples)),
+        BenchCommand::Lookup {
+            events,
+            queries,
+            dir,
+            samples,
+        } => runtime.block_on(lookup::lookup(events, queries, dir, samples)),
         BenchCommand::PutAuditEvents {
             clients,
             events,

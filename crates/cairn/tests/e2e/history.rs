@@ -9,7 +9,11 @@ use aws_sdk_cloudtrail::types::{Event, LookupAttribute, LookupAttributeKey};
 use crate::util::{Server, call};
 
 fn attr(key: LookupAttributeKey, value: &str) -> LookupAttribute {
-    LookupAttribute::builder().attribute_key(key).attribute_value(value).build().unwrap()
+    LookupAttribute::builder()
+        .attribute_key(key)
+        .attribute_value(value)
+        .build()
+        .unwrap()
 }
 
 /// Every page of a lookup, following NextToken.
@@ -34,11 +38,26 @@ async fn seeded() -> (Server, (String, String)) {
     server.create_bucket("history-logs");
     let auditor = server.add_user("auditor1", "auditor");
     let admin = server.admin_client();
-    admin.create_trail().name("hist-trail").s3_bucket_name("history-logs").send().await.unwrap();
-    admin.start_logging().name("hist-trail").send().await.unwrap();
+    admin
+        .create_trail()
+        .name("hist-trail")
+        .s3_bucket_name("history-logs")
+        .send()
+        .await
+        .unwrap();
+    admin
+        .start_logging()
+        .name("hist-trail")
+        .send()
+        .await
+        .unwrap();
     let ro = server.client(&auditor.0, &auditor.1);
     ro.describe_trails().send().await.unwrap();
-    ro.get_trail_status().name("hist-trail").send().await.unwrap();
+    ro.get_trail_status()
+        .name("hist-trail")
+        .send()
+        .await
+        .unwrap();
     (server, auditor)
 }
 
@@ -49,7 +68,11 @@ async fn every_lookup_attribute_finds_its_events() {
     use LookupAttributeKey::*;
 
     let by_user = lookup_all(&ct, vec![attr(Username, "auditor1")]).await;
-    assert_eq!(names(&by_user), vec!["GetTrailStatus", "DescribeTrails"], "newest first");
+    assert_eq!(
+        names(&by_user),
+        vec!["GetTrailStatus", "DescribeTrails"],
+        "newest first"
+    );
     assert!(by_user.iter().all(|e| e.read_only() == Some("true")));
     assert_eq!(by_user[0].access_key_id(), Some(auditor.0.as_str()));
     assert_eq!(by_user[0].event_source(), Some("cloudtrail.amazonaws.com"));
@@ -61,13 +84,21 @@ async fn every_lookup_attribute_finds_its_events() {
     assert_eq!(created.len(), 1);
     assert_eq!(created[0].username(), Some("root"));
     // CloudTrailEvent is the whole stored record.
-    let record: serde_json::Value = serde_json::from_str(created[0].cloud_trail_event().unwrap()).unwrap();
+    let record: serde_json::Value =
+        serde_json::from_str(created[0].cloud_trail_event().unwrap()).unwrap();
     assert_eq!(record["eventName"], "CreateTrail");
     assert_eq!(record["requestParameters"]["name"], "hist-trail");
     assert_eq!(record["eventID"], created[0].event_id().unwrap());
     let stored = server.events().await;
-    let (raw, _) = stored.iter().find(|(e, _)| e.event_id == created[0].event_id().unwrap()).unwrap();
-    assert_eq!(raw.record_json, created[0].cloud_trail_event().unwrap(), "the record text, unchanged");
+    let (raw, _) = stored
+        .iter()
+        .find(|(e, _)| e.event_id == created[0].event_id().unwrap())
+        .unwrap();
+    assert_eq!(
+        raw.record_json,
+        created[0].cloud_trail_event().unwrap(),
+        "the record text, unchanged"
+    );
 
     let by_id = lookup_all(&ct, vec![attr(EventId, created[0].event_id().unwrap())]).await;
     assert_eq!(names(&by_id), vec!["CreateTrail"]);
@@ -89,7 +120,11 @@ async fn every_lookup_attribute_finds_its_events() {
     // Beyond AWS: several attributes combine with AND.
     let both = lookup_all(&ct, vec![attr(Username, "root"), attr(ReadOnly, "false")]).await;
     assert_eq!(names(&both), vec!["StartLogging", "CreateTrail"]);
-    let none = lookup_all(&ct, vec![attr(Username, "auditor1"), attr(ReadOnly, "false")]).await;
+    let none = lookup_all(
+        &ct,
+        vec![attr(Username, "auditor1"), attr(ReadOnly, "false")],
+    )
+    .await;
     assert!(none.is_empty());
 }
 
@@ -97,7 +132,11 @@ async fn every_lookup_attribute_finds_its_events() {
 async fn time_bounds_are_inclusive() {
     let (server, _) = seeded().await;
     let ct = server.admin_client();
-    let created = lookup_all(&ct, vec![attr(LookupAttributeKey::EventName, "CreateTrail")]).await;
+    let created = lookup_all(
+        &ct,
+        vec![attr(LookupAttributeKey::EventName, "CreateTrail")],
+    )
+    .await;
     let t = created[0].event_time().unwrap().secs();
     let at = |s: i64| DateTime::from_secs(s);
     let exact = ct
@@ -147,13 +186,21 @@ async fn pages_are_stable_while_events_arrive() {
             .await
             .unwrap();
         ct.list_trails().send().await.unwrap();
-        seen.extend(page.events().iter().map(|e| e.event_id().unwrap().to_string()));
+        seen.extend(
+            page.events()
+                .iter()
+                .map(|e| e.event_id().unwrap().to_string()),
+        );
         token = page.next_token().map(str::to_string);
         if token.is_none() {
             break;
         }
     }
-    assert_eq!(seen.len(), 20, "exactly the events that existed when paging began");
+    assert_eq!(
+        seen.len(),
+        20,
+        "exactly the events that existed when paging began"
+    );
     assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 20, "none twice");
 }
 
@@ -162,12 +209,29 @@ async fn lookup_errors() {
     let server = Server::start();
     let ct = server.admin_client();
     let (k, s) = server.admin.clone();
-    let bad_key = call(&server, &k, &s, "LookupEvents", r#"{"LookupAttributes":[{"AttributeKey":"Color","AttributeValue":"red"}]}"#).await;
+    let bad_key = call(
+        &server,
+        &k,
+        &s,
+        "LookupEvents",
+        r#"{"LookupAttributes":[{"AttributeKey":"Color","AttributeValue":"red"}]}"#,
+    )
+    .await;
     assert_eq!(bad_key.error_type(), "InvalidLookupAttributesException");
-    let err = ct.lookup_events().lookup_attributes(attr(LookupAttributeKey::ReadOnly, "maybe")).send().await.unwrap_err();
+    let err = ct
+        .lookup_events()
+        .lookup_attributes(attr(LookupAttributeKey::ReadOnly, "maybe"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("InvalidLookupAttributesException"));
     let long = "_".repeat(1001);
-    let err = ct.lookup_events().lookup_attributes(attr(LookupAttributeKey::EventName, &long)).send().await.unwrap_err();
+    let err = ct
+        .lookup_events()
+        .lookup_attributes(attr(LookupAttributeKey::EventName, &long))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("InvalidLookupAttributesException"));
     let err = ct
         .lookup_events()
@@ -179,9 +243,21 @@ async fn lookup_errors() {
     assert_eq!(err.code(), Some("InvalidTimeRangeException"));
     let err = ct.lookup_events().max_results(51).send().await.unwrap_err();
     assert_eq!(err.code(), Some("InvalidMaxResultsException"));
-    let err = ct.lookup_events().next_token("not-a-token").send().await.unwrap_err();
+    let err = ct
+        .lookup_events()
+        .next_token("not-a-token")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("InvalidNextTokenException"));
-    let bad_category = call(&server, &k, &s, "LookupEvents", r#"{"EventCategory":"Insight"}"#).await;
+    let bad_category = call(
+        &server,
+        &k,
+        &s,
+        "LookupEvents",
+        r#"{"EventCategory":"Insight"}"#,
+    )
+    .await;
     assert_eq!(bad_category.error_type(), "InvalidEventCategoryException");
     let insight_user = call(
         &server,
@@ -191,7 +267,10 @@ async fn lookup_errors() {
         r#"{"EventCategory":"insight","LookupAttributes":[{"AttributeKey":"Username","AttributeValue":"x"}]}"#,
     )
     .await;
-    assert_eq!(insight_user.error_type(), "InvalidLookupAttributesException");
+    assert_eq!(
+        insight_user.error_type(),
+        "InvalidLookupAttributesException"
+    );
     // A token is bound to its query.
     for _ in 0..3 {
         ct.list_trails().send().await.unwrap();
@@ -207,7 +286,14 @@ async fn lookup_errors() {
         .unwrap_err();
     assert_eq!(err.code(), Some("InvalidNextTokenException"));
     // Insights: none yet, and the category filter works.
-    let insights = call(&server, &k, &s, "LookupEvents", r#"{"EventCategory":"insight"}"#).await;
+    let insights = call(
+        &server,
+        &k,
+        &s,
+        "LookupEvents",
+        r#"{"EventCategory":"insight"}"#,
+    )
+    .await;
     assert_eq!(insights.body["Events"], serde_json::json!([]));
 }
 
@@ -228,24 +314,59 @@ async fn lookup_events_with_the_aws_cli() {
         &server,
         &k,
         &s,
-        &["cloudtrail", "lookup-events", "--lookup-attributes", "AttributeKey=Username,AttributeValue=auditor1"],
+        &[
+            "cloudtrail",
+            "lookup-events",
+            "--lookup-attributes",
+            "AttributeKey=Username,AttributeValue=auditor1",
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<_> = body["Events"].as_array().unwrap().iter().map(|e| e["EventName"].as_str().unwrap()).collect();
+    let names: Vec<_> = body["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["EventName"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["GetTrailStatus", "DescribeTrails"]);
     // Auto-pagination with a small page size still finds everything, in order.
     let out = crate::awscli::aws(
         &server,
         &k,
         &s,
-        &["cloudtrail", "lookup-events", "--page-size", "1", "--lookup-attributes", "AttributeKey=ReadOnly,AttributeValue=false"],
+        &[
+            "cloudtrail",
+            "lookup-events",
+            "--page-size",
+            "1",
+            "--lookup-attributes",
+            "AttributeKey=ReadOnly,AttributeValue=false",
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<_> = body["Events"].as_array().unwrap().iter().map(|e| e["EventName"].as_str().unwrap()).collect();
+    let names: Vec<_> = body["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["EventName"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["StartLogging", "CreateTrail"]);
-    let out = crate::awscli::aws(&server, &k, &s, &["cloudtrail", "lookup-events", "--max-results", "51"]);
+    let out = crate::awscli::aws(
+        &server,
+        &k,
+        &s,
+        &["cloudtrail", "lookup-events", "--max-results", "51"],
+    );
     assert_eq!(out.status.code(), Some(255));
     assert!(String::from_utf8_lossy(&out.stderr).contains("InvalidMaxResultsException"));
 }
@@ -261,7 +382,11 @@ async fn cairn_lookup_prints_table_json_and_csv() {
             .arg(&server.data_dir)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     let table = run(&["-a", "Username=auditor1"]);
@@ -270,15 +395,28 @@ async fn cairn_lookup_prints_table_json_and_csv() {
     assert_eq!(lines.len(), 3, "{table}");
     assert!(lines[1].contains("GetTrailStatus") && lines[2].contains("DescribeTrails"));
 
-    let json: serde_json::Value = serde_json::from_str(&run(&["-a", "EventName=CreateTrail", "--output", "json"])).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&["-a", "EventName=CreateTrail", "--output", "json"])).unwrap();
     assert_eq!(json["Events"].as_array().unwrap().len(), 1);
     assert_eq!(json["Events"][0]["requestParameters"]["name"], "hist-trail");
 
-    let csv = run(&["-a", "ReadOnly=false", "-a", "Username=root", "--output", "csv"]);
+    let csv = run(&[
+        "-a",
+        "ReadOnly=false",
+        "-a",
+        "Username=root",
+        "--output",
+        "csv",
+    ]);
     let rows: Vec<&str> = csv.lines().collect();
-    assert_eq!(rows[0], "Event ID,Event time,User name,Event name,Event source,Read only,AWS access key,Resources");
+    assert_eq!(
+        rows[0],
+        "Event ID,Event time,User name,Event name,Event source,Read only,AWS access key,Resources"
+    );
     assert_eq!(rows.len(), 3);
-    assert!(rows[1].contains(",StartLogging,") && rows[1].contains("AWS::CloudTrail::Trail:hist-trail"));
+    assert!(
+        rows[1].contains(",StartLogging,") && rows[1].contains("AWS::CloudTrail::Trail:hist-trail")
+    );
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args(["lookup", "-a", "Color=red", "--data-dir"])

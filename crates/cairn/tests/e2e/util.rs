@@ -45,7 +45,10 @@ impl Server {
             data_dir,
             admin: (String::new(), String::new()),
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
-            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             _tmp: Some(tmp),
         };
         let banner = s.spawn();

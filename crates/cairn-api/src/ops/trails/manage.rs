@@ -14,9 +14,7 @@ use cairn_store::CatalogWrite;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{
-    NAMESPACE, STATUS_NAMESPACE, all_trails, put, resolve_home, trail_resource,
-};
+use super::{NAMESPACE, STATUS_NAMESPACE, all_trails, put, resolve_home, trail_resource};
 use crate::ApiError;
 use crate::ops::{Ctx, OpOutput};
 
@@ -143,7 +141,11 @@ pub(crate) async fn create_trail(
         // The delivery consumer starts here, not logging until the trail's StartLogging.
         changes: vec![
             put(&trail),
-            CatalogWrite::put(cairn_delivery::STATE_NAMESPACE, &trail.key(), r#"{"logging":false}"#.to_string()),
+            CatalogWrite::put(
+                cairn_delivery::STATE_NAMESPACE,
+                &trail.key(),
+                r#"{"logging":false}"#.to_string(),
+            ),
         ],
     })
 }

@@ -12,7 +12,8 @@ use sha2::{Digest as _, Sha256};
 pub struct LogFile {
     /// The gzip bytes (one member).
     pub gzip: Vec<u8>,
-    /// Hex SHA-256 of `gzip` (what digest files list).
+    /// Hex SHA-256 of the **uncompressed** JSON — what digest files list as `hashValue` (the
+    /// AWS CLI gunzips a log file before hashing it).
     pub sha256: String,
     /// Number of records.
     pub records: usize,
@@ -70,10 +71,10 @@ impl LogFileBuilder {
     /// Compresses (gzip level 6, as AWS does) into one member.
     pub fn finish(mut self) -> std::io::Result<LogFile> {
         self.json.extend_from_slice(b"]}");
+        let sha256 = hex::encode(Sha256::digest(&self.json));
         let mut enc = GzEncoder::new(Vec::with_capacity(self.json.len() / 6), Compression::new(6));
         enc.write_all(&self.json)?;
         let gzip = enc.finish()?;
-        let sha256 = hex::encode(Sha256::digest(&gzip));
         Ok(LogFile {
             gzip,
             sha256,
@@ -111,6 +112,10 @@ mod tests {
         dec.read_to_string(&mut text).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["Records"][1]["eventID"], "b");
-        assert_eq!(f.sha256.len(), 64);
+        assert_eq!(
+            f.sha256,
+            hex::encode(Sha256::digest(text.as_bytes())),
+            "hash of the uncompressed JSON"
+        );
     }
 }

@@ -40,6 +40,12 @@ pub enum KeyRingError {
     /// Key generation failed.
     #[error("generating an RSA key failed")]
     Generate,
+    /// No key of the region was valid at the requested time, or signing with it failed.
+    #[error("no usable signing key for region {region}")]
+    NoKey {
+        /// The region asked for.
+        region: String,
+    },
 }
 
 /// One key as stored.
@@ -154,6 +160,38 @@ impl KeyRing {
                 })
             })
             .collect()
+    }
+}
+
+impl KeyRing {
+    /// Signs `message` with RSASSA-PKCS1-v1_5/SHA-256 using the key of `region` valid at `at`
+    /// (the newest such key); returns the signature bytes and the key's fingerprint.
+    pub fn sign(
+        &self,
+        region: &str,
+        at: DateTime<Utc>,
+        message: &[u8],
+    ) -> Result<(Vec<u8>, String), KeyRingError> {
+        let no_key = || KeyRingError::NoKey {
+            region: region.to_string(),
+        };
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        let key = keys
+            .iter()
+            .filter(|k| k.region == region && k.valid_from <= at)
+            .filter(|k| k.valid_until.is_none_or(|until| until > at))
+            .max_by_key(|k| k.valid_from)
+            .ok_or_else(no_key)?;
+        let pair = key_pair(key).map_err(|_| no_key())?;
+        let mut signature = vec![0; pair.public_modulus_len()];
+        pair.sign(
+            &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+            &aws_lc_rs::rand::SystemRandom::new(),
+            message,
+            &mut signature,
+        )
+        .map_err(|_| no_key())?;
+        Ok((signature, fingerprint(pair.public_key().as_ref())))
     }
 }
 

@@ -28,8 +28,11 @@ CREATE INDEX IF NOT EXISTS events_time   ON events(history, event_time, seq);
 CREATE INDEX IF NOT EXISTS events_name   ON events(history, event_name, event_time, seq);
 CREATE INDEX IF NOT EXISTS events_source ON events(history, event_source, event_time, seq);
 CREATE INDEX IF NOT EXISTS events_user   ON events(history, username, event_time, seq);
-CREATE INDEX IF NOT EXISTS events_key    ON events(history, access_key_id, event_time, seq);
-CREATE INDEX IF NOT EXISTS events_ro     ON events(history, read_only, event_time, seq);
+-- Application events have no access key and no readOnly: partial indexes skip them.
+CREATE INDEX IF NOT EXISTS events_key    ON events(history, access_key_id, event_time, seq)
+    WHERE access_key_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_ro     ON events(history, read_only, event_time, seq)
+    WHERE read_only IS NOT NULL;
 CREATE TABLE IF NOT EXISTS event_resources (
     seq           INTEGER NOT NULL,
     history       INTEGER NOT NULL,
@@ -57,9 +60,10 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 /// `synchronous=FULL` in WAL mode fsyncs the WAL on every commit: that is what makes an
 /// acknowledged event durable. Never lower it — an audit log has no lossy mode.
 pub(super) fn prepare_writer(conn: &Connection) -> Result<(), StoreError> {
-    // 16 KiB pages: fewer, larger WAL frames per commit for ~1-2 KB records and seven B-trees
-    // (only takes effect when the file is created).
-    conn.pragma_update(None, "page_size", 16384)?;
+    // 8 KiB pages: fewer WAL frames per commit for ~1-2 KB records and seven B-trees, without
+    // rewriting too much per small commit (measured: 4 KiB 25k, 16 KiB 45k, 8 KiB 65k
+    // PutAuditEvents events/s). Only takes effect when the file is created.
+    conn.pragma_update(None, "page_size", 8192)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     // Checkpoints run on their own thread (see `wal.rs`), not inside commits.

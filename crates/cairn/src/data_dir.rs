@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use cairn_api::credentials::{CredentialFile, UserKey};
+use cairn_api::credentials::{CredentialFile, UserKey, write_private_file};
 use cairn_core::principal::{IdentityType, Role};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -98,12 +98,10 @@ impl DataDir {
                 format!("{first}{rest}")
             }
         };
-        write_private(
-            &path,
-            &serde_json::to_vec_pretty(&AccountFile {
-                account_id: id.clone(),
-            })?,
-        )?;
+        let bytes = serde_json::to_vec_pretty(&AccountFile {
+            account_id: id.clone(),
+        })?;
+        write_private_file(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
         Ok(id)
     }
 
@@ -122,23 +120,6 @@ impl DataDir {
             .with_context(|| format!("writing {}", path.display()))?;
         Ok(Some(admin))
     }
-}
-
-/// Writes a small file with mode 0600, atomically.
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let tmp = path.with_extension("tmp");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts
-        .open(&tmp)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -62,26 +62,7 @@ pub async fn delivery(
 }
 
 fn load_records(samples: &Path) -> anyhow::Result<Vec<Value>> {
-    let mut out = Vec::new();
-    let mut stack = vec![samples.to_path_buf()];
-    while let Some(p) = stack.pop() {
-        for entry in std::fs::read_dir(&p).with_context(|| format!("reading {}", p.display()))? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "gz") {
-                let mut text = String::new();
-                flate2::read::GzDecoder::new(std::fs::File::open(&path)?)
-                    .take(1 << 30)
-                    .read_to_string(&mut text)?;
-                let v: Value = serde_json::from_str(&text)?;
-                out.extend(v["Records"].as_array().cloned().unwrap_or_default());
-            }
-        }
-    }
-    if out.is_empty() {
-        bail!("no sample records under {}", samples.display());
-    }
+    let mut out = super::sample_records(samples)?;
     // One region, so each trail writes one file per round like a typical single-region setup.
     for r in &mut out {
         r["awsRegion"] = Value::String("us-east-1".into());

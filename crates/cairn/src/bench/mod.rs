@@ -100,6 +100,37 @@ pub enum BenchCommand {
     },
 }
 
+/// Every record of the sample logs under `samples` (`.gz` files holding `{"Records":[...]}`).
+fn sample_records(samples: &std::path::Path) -> anyhow::Result<Vec<serde_json::Value>> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    let mut stack = vec![samples.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let entries =
+            std::fs::read_dir(&p).map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()))?;
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "gz") {
+                let mut text = String::new();
+                flate2::read::GzDecoder::new(std::fs::File::open(&path)?)
+                    .take(1 << 30)
+                    .read_to_string(&mut text)?;
+                let v: serde_json::Value = serde_json::from_str(&text)?;
+                out.extend(v["Records"].as_array().cloned().unwrap_or_default());
+            }
+        }
+    }
+    if out.is_empty() {
+        anyhow::bail!(
+            "no sample records under {} (use --samples)",
+            samples.display()
+        );
+    }
+    Ok(out)
+}
+
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -19,10 +19,9 @@ use cairn_store::CatalogWrite;
 use super::Ctx;
 use crate::ApiError;
 
-/// The catalog namespace of trail configurations.
-pub(crate) const NAMESPACE: &str = "trail";
-/// The catalog namespace of trail delivery status (written by the delivery consumers).
-pub(crate) const STATUS_NAMESPACE: &str = "trail-status";
+/// Catalog namespaces of trail configurations and of their delivery status: defined once, by
+/// the delivery side that reads and writes them too.
+pub(crate) use cairn_delivery::{STATUS_NAMESPACE, TRAIL_NAMESPACE as NAMESPACE};
 
 /// Every trail of the account, in every region.
 pub(crate) async fn all_trails(ctx: &Ctx<'_>) -> Result<Vec<TrailConfig>, ApiError> {

@@ -24,6 +24,7 @@ use bytes::Bytes;
 use cairn_core::record::EventRecord;
 use cairn_core::trail::matching::{SelectionFacts, trail_selects};
 use cairn_core::trail_config::{DeliveryStatus, TrailConfig};
+use cairn_integrity::KeyRing;
 use cairn_store::{CatalogWrite, Commit, Store, StoredEvent};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -58,6 +59,12 @@ pub struct DeliveryConfig {
     pub interval: Duration,
     /// The organization id, for organization trails' paths.
     pub org_id: Option<String>,
+    /// Digest signing keys; `None` writes no digests (tools and benchmarks).
+    pub keys: Option<Arc<KeyRing>>,
+    /// The regions the server answers for (the regions of multi-region trails' digests).
+    pub regions: Vec<String>,
+    /// The digest period (AWS: one hour).
+    pub digest_interval: chrono::Duration,
 }
 
 /// The consumer id of a trail.
@@ -158,6 +165,7 @@ impl TrailConsumer {
                 let last = self.store.last_seq().await?;
                 if last <= from {
                     if trail.is_none() {
+                        self.digests(now).await?;
                         self.forget().await?;
                         return Ok(Round::TrailDeleted);
                     }
@@ -191,6 +199,7 @@ impl TrailConsumer {
                 .await?;
         }
         let Some(trail) = trail.or(last_config) else {
+            self.digests(now).await?;
             self.forget().await?;
             return Ok(Round::TrailDeleted);
         };
@@ -295,7 +304,57 @@ impl TrailConsumer {
         Ok(())
     }
 
-    async fn status(&self) -> Result<DeliveryStatus, RoundError> {
+    /// A digest round (see [`crate::digests`]) with the trail's current — or, once deleted,
+    /// last — configuration and the logging state at the checkpoint.
+    pub async fn digests(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<crate::digests::DigestRound, RoundError> {
+        let trail: Option<TrailConfig> = match self.catalog(TRAIL_NAMESPACE).await? {
+            Some(t) => Some(t),
+            None => self.catalog(LAST_CONFIG_NAMESPACE).await?,
+        };
+        let Some(trail) = trail else {
+            return Ok(Default::default());
+        };
+        let state: ConsumerState = self.catalog(STATE_NAMESPACE).await?.unwrap_or_default();
+        self.digest_round(&trail, state.logging, now).await
+    }
+
+    /// Records a failed digest attempt in the trail's status (`LatestDigestDeliveryError`).
+    pub async fn record_digest_failure(&self, error: &str) -> Result<(), RoundError> {
+        if self
+            .catalog::<TrailConfig>(TRAIL_NAMESPACE)
+            .await?
+            .is_none()
+        {
+            return Ok(());
+        }
+        let mut status = self.status().await?;
+        status.latest_digest_delivery_error = Some(error.to_string());
+        self.store
+            .commit(Commit {
+                catalog: vec![CatalogWrite::put(
+                    STATUS_NAMESPACE,
+                    &self.trail_key,
+                    to_json(&status),
+                )],
+                ..Commit::default()
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the trail (not just its last configuration) still exists.
+    pub(crate) async fn trail_exists(&self) -> Result<bool, RoundError> {
+        Ok(self
+            .store
+            .catalog_get(TRAIL_NAMESPACE, &self.trail_key)
+            .await?
+            .is_some())
+    }
+
+    pub(crate) async fn status(&self) -> Result<DeliveryStatus, RoundError> {
         Ok(self.catalog(STATUS_NAMESPACE).await?.unwrap_or_default())
     }
 
@@ -331,7 +390,7 @@ impl TrailConsumer {
     }
 }
 
-fn to_json<T: Serialize>(v: &T) -> String {
+pub(crate) fn to_json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("delivery state serializes")
 }
 

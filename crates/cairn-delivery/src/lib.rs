@@ -10,6 +10,7 @@
 //! batch per account and region → log files → put → advance the checkpoint.
 
 mod consumer;
+mod digests;
 pub mod logfile;
 mod manager;
 pub mod naming;

@@ -124,6 +124,24 @@ async fn run_consumer(consumer: TrailConsumer, mut shutdown: watch::Receiver<boo
                 }
                 backoff = Duration::from_secs(1);
                 wake = next_boundary(Utc::now(), consumer.config.interval);
+                // Digests follow the files they list: same task, after the delivery round.
+                match consumer.digests(Utc::now()).await {
+                    Ok(d) => {
+                        if d.digests > 0 {
+                            tracing::debug!(trail = %consumer.trail_key, digests = d.digests, "delivery: digests stored");
+                        }
+                        if let Some(due) = d.next_due {
+                            wake = wake.min(due.max(Utc::now()));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(trail = %consumer.trail_key, error = %e, retry_in = ?backoff, "digest delivery failed; will retry");
+                        if let Err(e) = consumer.record_digest_failure(&e.to_string()).await {
+                            tracing::warn!(error = %e, "delivery: could not record the digest failure in the trail status");
+                        }
+                        wake = wake.min(Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default());
+                    }
+                }
             }
             Err(e) => {
                 tracing::warn!(trail = %consumer.trail_key, error = %e, retry_in = ?backoff, "delivery failed; will retry");

@@ -78,9 +78,45 @@ pub struct PublicKeyInfo {
 }
 
 /// The signing keys of every region.
+///
+/// The file is the source of truth: `cairn keys rotate` changes it while a server runs, so
+/// every read first reloads the file if it changed on disk (signing happens once per digest
+/// period and listing keys is rare, so the `stat` costs nothing that matters).
 pub struct KeyRing {
     path: PathBuf,
-    keys: RwLock<Vec<StoredKey>>,
+    keys: RwLock<Loaded>,
+}
+
+/// The keys as last read, and what the file looked like then.
+struct Loaded {
+    keys: Vec<StoredKey>,
+    stamp: Option<FileStamp>,
+}
+
+/// Modification time and length of the key file: enough to notice a rewrite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    modified: std::time::SystemTime,
+    len: u64,
+}
+
+fn stamp(path: &Path) -> Option<FileStamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some(FileStamp {
+        modified: meta.modified().ok()?,
+        len: meta.len(),
+    })
+}
+
+/// What [`KeyRing::rotate`] did in one region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// The region.
+    pub region: String,
+    /// Fingerprint of the key rotated out (`None` if the region had no key).
+    pub retired: Option<String>,
+    /// Fingerprint of the new key in force.
+    pub new: String,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -98,27 +134,7 @@ impl KeyRing {
         regions: &[String],
         now: DateTime<Utc>,
     ) -> Result<KeyRing, KeyRingError> {
-        let mut file = match std::fs::read(path) {
-            Ok(bytes) => {
-                serde_json::from_slice::<KeyFile>(&bytes).map_err(|e| KeyRingError::Invalid {
-                    path: path.into(),
-                    message: e.to_string(),
-                })?
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => KeyFile::default(),
-            Err(source) => {
-                return Err(KeyRingError::Io {
-                    path: path.into(),
-                    source,
-                });
-            }
-        };
-        for key in &file.keys {
-            public_der(key).map_err(|message| KeyRingError::Invalid {
-                path: path.into(),
-                message,
-            })?;
-        }
+        let mut file = load(path)?;
         let mut changed = false;
         for region in regions {
             if !file
@@ -135,8 +151,71 @@ impl KeyRing {
         }
         Ok(KeyRing {
             path: path.to_path_buf(),
-            keys: RwLock::new(file.keys),
+            keys: RwLock::new(Loaded {
+                keys: file.keys,
+                stamp: stamp(path),
+            }),
         })
+    }
+
+    /// Retires the key in force in each of `regions` at `now` (it stays listed, valid for the
+    /// period it signed) and puts a new key in force from `now`. Writes the file (0600).
+    pub fn rotate(
+        &self,
+        regions: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Rotation>, KeyRingError> {
+        let mut loaded = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        let mut file = load(&self.path)?;
+        let mut done = Vec::new();
+        for region in regions {
+            let mut retired = None;
+            for key in file
+                .keys
+                .iter_mut()
+                .filter(|k| &k.region == region && k.valid_until.is_none())
+            {
+                key.valid_until = Some(now);
+                retired = public_der(key).ok().map(|der| fingerprint(&der));
+            }
+            let new = generate(region, now)?;
+            let fp = fingerprint(&public_der(&new).map_err(|_| KeyRingError::Generate)?);
+            file.keys.push(new);
+            done.push(Rotation {
+                region: region.clone(),
+                retired,
+                new: fp,
+            });
+        }
+        save(&self.path, &file)?;
+        *loaded = Loaded {
+            keys: file.keys,
+            stamp: stamp(&self.path),
+        };
+        Ok(done)
+    }
+
+    /// The keys, reloaded first if the file changed on disk. A file that cannot be read keeps
+    /// the keys already loaded (and says so in the log).
+    fn current(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
+        let now = stamp(&self.path);
+        {
+            let loaded = self.keys.read().unwrap_or_else(|p| p.into_inner());
+            if loaded.stamp == now {
+                return loaded;
+            }
+        }
+        match load(&self.path) {
+            Ok(file) => {
+                let mut loaded = self.keys.write().unwrap_or_else(|p| p.into_inner());
+                *loaded = Loaded {
+                    keys: file.keys,
+                    stamp: now,
+                };
+            }
+            Err(e) => tracing::warn!(error = %e, "signing keys changed on disk but could not be reloaded"),
+        }
+        self.keys.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Public keys of `region` whose validity overlaps `[start, end]`, oldest first.
@@ -146,8 +225,10 @@ impl KeyRing {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Vec<PublicKeyInfo> {
-        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
-        keys.iter()
+        let loaded = self.current();
+        loaded
+            .keys
+            .iter()
             .filter(|k| k.region == region)
             .filter(|k| k.valid_from <= end && k.valid_until.is_none_or(|until| until >= start))
             .filter_map(|k| {
@@ -175,8 +256,9 @@ impl KeyRing {
         let no_key = || KeyRingError::NoKey {
             region: region.to_string(),
         };
-        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
-        let key = keys
+        let loaded = self.current();
+        let key = loaded
+            .keys
             .iter()
             .filter(|k| k.region == region && k.valid_from <= at)
             .filter(|k| k.valid_until.is_none_or(|until| until > at))
@@ -198,6 +280,32 @@ impl KeyRing {
 /// Hex MD5 of a public key's DER: CloudTrail's key fingerprint.
 pub fn fingerprint(der: &[u8]) -> String {
     hex::encode(Md5::digest(der))
+}
+
+/// Reads and checks the key file; a missing file is an empty ring.
+fn load(path: &Path) -> Result<KeyFile, KeyRingError> {
+    let file = match std::fs::read(path) {
+        Ok(bytes) => {
+            serde_json::from_slice::<KeyFile>(&bytes).map_err(|e| KeyRingError::Invalid {
+                path: path.into(),
+                message: e.to_string(),
+            })?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => KeyFile::default(),
+        Err(source) => {
+            return Err(KeyRingError::Io {
+                path: path.into(),
+                source,
+            });
+        }
+    };
+    for key in &file.keys {
+        public_der(key).map_err(|message| KeyRingError::Invalid {
+            path: path.into(),
+            message,
+        })?;
+    }
+    Ok(file)
 }
 
 fn generate(region: &str, now: DateTime<Utc>) -> Result<StoredKey, KeyRingError> {
@@ -276,6 +384,36 @@ mod tests {
                 0o600
             );
         }
+    }
+
+    #[test]
+    fn rotation_keeps_old_keys_valid_for_their_period_and_other_rings_see_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("signing-keys.json");
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap();
+        let t1 = t0 + chrono::Duration::hours(2);
+        let regions = vec!["us-east-1".to_string()];
+        let server = KeyRing::open(&path, &regions, t0).unwrap();
+        let old = server.public_keys("us-east-1", t0, t0)[0].fingerprint.clone();
+        // Another process (the `cairn keys rotate` command) rotates.
+        let cli = KeyRing::open(&path, &regions, t0).unwrap();
+        let done = cli.rotate(&regions, t1).unwrap();
+        assert_eq!(done[0].retired.as_deref(), Some(old.as_str()));
+        assert_ne!(done[0].new, old);
+        // The server's ring notices: before t1 the old key signs, from t1 the new one.
+        let (_, fp_before) = server
+            .sign("us-east-1", t1 - chrono::Duration::seconds(1), b"m")
+            .unwrap();
+        let (_, fp_after) = server.sign("us-east-1", t1, b"m").unwrap();
+        assert_eq!(fp_before, old);
+        assert_eq!(fp_after, done[0].new);
+        // Both are listed for a range spanning the rotation; only the old one before it.
+        let both = server.public_keys("us-east-1", t0, t1 + chrono::Duration::hours(1));
+        assert_eq!(both.len(), 2);
+        assert_eq!(both[0].valid_until, Some(t1));
+        let early = server.public_keys("us-east-1", t0, t0 + chrono::Duration::hours(1));
+        assert_eq!(early.len(), 1);
+        assert_eq!(early[0].fingerprint, old);
     }
 
     #[test]

@@ -15,5 +15,8 @@ pub use digest::{
     ChainLink, Digest, DigestInput, LogFileEntry, SignedDigest, build_digest, digest_key,
     produce_digest, sign_digest, signing_string,
 };
-pub use keys::{KeyRing, KeyRingError, PublicKeyInfo, fingerprint};
-pub use validate::{Finding, ObjectSource, Report, ValidateRequest, validate};
+pub use keys::{KeyRing, KeyRingError, PublicKeyInfo, Rotation, fingerprint};
+pub use validate::{
+    Finding, ObjectSource, PresentLogFile, Report, ValidateOptions, ValidateRequest, validate,
+    validate_with,
+};

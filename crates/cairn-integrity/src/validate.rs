@@ -29,7 +29,7 @@ use crate::digest::{
 pub type Object = (Vec<u8>, HashMap<String, String>);
 
 /// Read access to the stored objects.
-pub trait ObjectSource {
+pub trait ObjectSource: Sync {
     /// The object at `bucket`/`key`, `Ok(None)` if it does not exist; `Err` for any other
     /// failure (which aborts validation, as the CLI does for S3 errors other than `NoSuchKey`).
     fn get(&self, bucket: &str, key: &str) -> Result<Option<Object>, String>;
@@ -61,10 +61,39 @@ pub struct ValidateRequest {
     pub listed_digests: Vec<String>,
     /// Public keys of the region: fingerprint → PKCS#1 DER.
     pub public_keys: HashMap<String, Vec<u8>>,
-    /// If given, the log files (bucket, key) present in the range: those no valid digest
-    /// lists are reported as [`Finding::Unreferenced`]. Leave out files delivered after the
-    /// newest digest (they are not digested yet).
-    pub present_log_files: Option<Vec<(String, String)>>,
+    /// If given, the log files present in the bucket: those no valid digest lists, though they
+    /// were stored inside a period a valid digest covers, are reported as
+    /// [`Finding::Unreferenced`] (a file stored while a chain runs must be in that period's
+    /// digest; files stored while no chain ran, or after the newest digest, are left alone).
+    pub present_log_files: Option<Vec<PresentLogFile>>,
+}
+
+/// A log file found in the bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresentLogFile {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// When it was stored (S3 `LastModified`, a local file's mtime).
+    pub last_modified: DateTime<Utc>,
+}
+
+/// How to run [`validate_with`].
+pub struct ValidateOptions<'a> {
+    /// Log files fetched and hashed at once.
+    pub parallelism: usize,
+    /// Called after each log file is checked, with its stored size in bytes.
+    pub on_log_file: &'a (dyn Fn(u64) + Sync),
+}
+
+impl Default for ValidateOptions<'_> {
+    fn default() -> Self {
+        ValidateOptions {
+            parallelism: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            on_log_file: &|_| {},
+        }
+    }
 }
 
 /// One result, in output order.
@@ -399,19 +428,65 @@ fn load_digest(
 
 fn check_log_file(
     source: &dyn ObjectSource,
-    bucket: &str,
-    key: &str,
-    hash: &str,
+    job: &LogJob,
+    on_log_file: &(dyn Fn(u64) + Sync),
 ) -> Result<Result<(), String>, String> {
-    let Some((body, _)) = source.get(bucket, key)? else {
+    let Some((body, _)) = source.get(&job.bucket, &job.key)? else {
+        on_log_file(0);
         return Ok(Err("not found".into()));
     };
+    on_log_file(body.len() as u64);
+    let hash = job.hash.as_str();
     Ok(match gunzip_first_member(&body) {
         Err(_) => Err("invalid format".into()),
         Ok((_, true)) => Err("unexpected data after end of compressed stream".into()),
         Ok((data, false)) if sha256_hex(&data) != hash => Err("hash value doesn't match".into()),
         Ok(_) => Ok(()),
     })
+}
+
+/// A log file to check: where its finding sits and what its digest says.
+struct LogJob {
+    finding: usize,
+    bucket: String,
+    key: String,
+    hash: String,
+}
+
+/// Checks the log files on `parallelism` threads; results in job order.
+fn check_log_files(
+    source: &dyn ObjectSource,
+    jobs: &[LogJob],
+    options: &ValidateOptions<'_>,
+) -> Result<Vec<Result<(), String>>, String> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<Result<(), String>, String>>>> =
+        jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..options.parallelism.clamp(1, jobs.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { break };
+                    let r = check_log_file(source, job, options.on_log_file);
+                    let failed = r.is_err();
+                    *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+                    if failed {
+                        // A storage failure aborts the run; stop taking work.
+                        next.store(jobs.len(), std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(|| Err("log file check did not run".into()))
+        })
+        .collect()
 }
 
 /// Pops listed keys until one strictly older than `before` (or the newest if `None`).
@@ -429,7 +504,19 @@ fn next_listed(
 
 /// Validates one digest chain; `Err` only for storage failures other than "not found".
 pub fn validate(req: &ValidateRequest, source: &dyn ObjectSource) -> Result<Report, String> {
+    validate_with(req, source, &ValidateOptions::default())
+}
+
+/// [`validate`], hashing log files in parallel and reporting progress as `options` say.
+pub fn validate_with(
+    req: &ValidateRequest,
+    source: &dyn ObjectSource,
+    options: &ValidateOptions<'_>,
+) -> Result<Report, String> {
     let mut report = Report::default();
+    let mut jobs: Vec<LogJob> = Vec::new();
+    // Periods valid digests cover, for the unreferenced-file check.
+    let mut covered: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
     // §2.8.2 step 5: keys in scope, not older than start, up to end + 1 h, ascending.
     let limit = req.end + chrono::Duration::hours(1);
     let mut listed: Vec<(DateTime<Utc>, String)> = req
@@ -498,20 +585,22 @@ pub fn validate(req: &ValidateRequest, source: &dyn ObjectSource) -> Result<Repo
                     None => (a, b),
                     Some((x, y)) => (x.min(a), y.max(b)),
                 });
+                covered.push((d.start, d.end));
                 for lf in d.json["logFiles"].as_array().into_iter().flatten() {
                     let g = |k: &str| lf[k].as_str().unwrap_or_default().to_string();
                     let (lb, lk) = (g("s3Bucket"), g("s3Object"));
-                    let result = check_log_file(source, &lb, &lk, &g("hashValue"))?;
-                    if result.is_ok() {
-                        report.logs_valid += 1;
-                    } else {
-                        report.logs_invalid += 1;
-                    }
                     referenced.insert((lb.clone(), lk.clone()));
+                    jobs.push(LogJob {
+                        finding: report.findings.len(),
+                        bucket: lb.clone(),
+                        key: lk.clone(),
+                        hash: g("hashValue"),
+                    });
+                    // Filled in once every log file is checked.
                     report.findings.push(Finding::LogFile {
                         bucket: lb,
                         key: lk,
-                        result,
+                        result: Ok(()),
                     });
                 }
                 last_start = Some(d.start);
@@ -568,12 +657,25 @@ pub fn validate(req: &ValidateRequest, source: &dyn ObjectSource) -> Result<Repo
             to: format_time(top),
         });
     }
+    for (job, result) in jobs.iter().zip(check_log_files(source, &jobs, options)?) {
+        if result.is_ok() {
+            report.logs_valid += 1;
+        } else {
+            report.logs_invalid += 1;
+        }
+        if let Finding::LogFile { result: slot, .. } = &mut report.findings[job.finding] {
+            *slot = result;
+        }
+    }
     if let Some(present) = &req.present_log_files {
-        for (b, k) in present {
-            if !referenced.contains(&(b.clone(), k.clone())) {
+        for f in present {
+            let in_covered_period = covered
+                .iter()
+                .any(|(start, end)| *start < f.last_modified && f.last_modified < *end);
+            if in_covered_period && !referenced.contains(&(f.bucket.clone(), f.key.clone())) {
                 report.findings.push(Finding::Unreferenced {
-                    bucket: b.clone(),
-                    key: k.clone(),
+                    bucket: f.bucket.clone(),
+                    key: f.key.clone(),
                 });
             }
         }
@@ -1016,10 +1118,19 @@ mod tests {
             (gzip(&log_body(5)), HashMap::new()),
         );
         let mut req = request(&fx);
-        let mut present: Vec<(String, String)> =
-            fx.logs.iter().map(|k| (B.to_string(), k.clone())).collect();
-        present.push((B.into(), stray.clone()));
-        req.present_log_files = Some(present);
+        let present = |key: &str, hours: i64| PresentLogFile {
+            bucket: B.into(),
+            key: key.into(),
+            last_modified: fx.t0 + Duration::minutes(hours * 60 + 30),
+        };
+        let mut files: Vec<PresentLogFile> = (0..3).map(|i| present(&fx.logs[i], i as i64)).collect();
+        // Stored inside the second digest's period, but no digest lists it.
+        files.push(present(&stray, 1));
+        // Stored after the newest digest: not digested yet, not a finding.
+        files.push(present("AWSLogs/late.json.gz", 3));
+        // Stored before the chain began (validation off then): never digested, not a finding.
+        files.push(present("AWSLogs/early.json.gz", -1));
+        req.present_log_files = Some(files);
         let report = validate(&req, &fx.store).unwrap();
         assert_eq!(
             report.findings.last().unwrap().line(),

@@ -69,6 +69,9 @@ pub struct ServeArgs {
     /// Seconds between log file deliveries (AWS: about 300) [default: 300].
     #[arg(long, env = "CAIRN_DELIVERY_INTERVAL", value_name = "SECONDS")]
     pub delivery_interval: Option<u64>,
+    /// Seconds between digest files of trails with log file validation (AWS: 3600) [default: 3600].
+    #[arg(long, env = "CAIRN_DIGEST_INTERVAL", value_name = "SECONDS")]
+    pub digest_interval: Option<u64>,
     /// Deliver trails to this S3-compatible endpoint instead of local buckets (credentials from
     /// CAIRN_S3_ACCESS_KEY_ID / CAIRN_S3_SECRET_ACCESS_KEY).
     #[arg(long, env = "CAIRN_S3_ENDPOINT", value_name = "URL")]
@@ -121,6 +124,7 @@ struct FileConfig {
     organization_id: Option<String>,
     lookup_requests_per_second: Option<f64>,
     delivery_interval: Option<u64>,
+    digest_interval: Option<u64>,
     s3_endpoint: Option<String>,
     s3_region: Option<String>,
     s3_access_key_id: Option<String>,
@@ -162,6 +166,8 @@ pub struct Settings {
     pub organization_id: Option<String>,
     pub lookup_requests_per_second: Option<f64>,
     pub delivery_interval: Duration,
+    /// Time between digest files.
+    pub digest_interval: Duration,
     pub s3: Option<cairn_delivery::S3Settings>,
     pub admin_key: Option<(String, String)>,
     pub insecure_no_auth: bool,
@@ -239,6 +245,13 @@ impl Settings {
         if delivery_interval == 0 {
             bail!("delivery_interval must be at least 1 second");
         }
+        let digest_interval = args
+            .digest_interval
+            .or(file.digest_interval)
+            .unwrap_or(3600);
+        if digest_interval == 0 {
+            bail!("digest_interval must be at least 1 second");
+        }
         let s3 = match args.s3_endpoint.or(file.s3_endpoint) {
             None => None,
             Some(endpoint) => Some(cairn_delivery::S3Settings {
@@ -290,6 +303,7 @@ impl Settings {
                 .lookup_requests_per_second
                 .or(file.lookup_requests_per_second),
             delivery_interval: Duration::from_secs(delivery_interval),
+            digest_interval: Duration::from_secs(digest_interval),
             s3,
             admin_key,
             insecure_no_auth: args.insecure_no_auth || file.insecure_no_auth.unwrap_or(false),

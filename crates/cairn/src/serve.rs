@@ -106,6 +106,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         Some(_) => Arc::new(StorageBuckets(storage.clone())),
         None => Arc::new(LocalBuckets::new(data.buckets())),
     };
+    let keys = Arc::new(
+        KeyRing::open(&data.signing_keys(), &settings.regions, chrono::Utc::now())
+            .context("loading signing keys")?,
+    );
     let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
     let delivery = Delivery::new(
         store.clone(),
@@ -113,13 +117,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         DeliveryConfig {
             interval: settings.delivery_interval,
             org_id: settings.organization_id.clone(),
+            keys: Some(keys.clone()),
+            regions: settings.regions.clone(),
+            digest_interval: chrono::Duration::from_std(settings.digest_interval)
+                .context("digest interval")?,
         },
     );
     let delivery_task = tokio::spawn(delivery.run(delivery_stopped));
-    let keys = Arc::new(
-        KeyRing::open(&data.signing_keys(), &settings.regions, chrono::Utc::now())
-            .context("loading signing keys")?,
-    );
     let state = AppState::new(store, credentials, config, buckets, keys);
     let app = cairn_api::router(state);
 

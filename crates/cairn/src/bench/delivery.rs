@@ -150,6 +150,9 @@ async fn throughput(dir: &Path, events: u64, records: &[Value]) -> anyhow::Resul
     let config = DeliveryConfig {
         interval: Duration::from_secs(1),
         org_id: None,
+        keys: None,
+        regions: vec!["us-east-1".to_string()],
+        digest_interval: chrono::Duration::hours(1),
     };
     let started = Instant::now();
     let mut tasks = Vec::new();

@@ -341,3 +341,313 @@ impl TrailConsumer {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use cairn_integrity::{KeyRing, ValidateRequest, validate};
+    use cairn_store::{SqliteStore, Store};
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+    use crate::consumer::{DeliveryConfig, STATE_NAMESPACE, TRAIL_NAMESPACE};
+    use crate::storage::{LocalStorage, Storage as _};
+
+    const ACCT: &str = "123456789012";
+    const REGION: &str = "us-east-1";
+    const BUCKET: &str = "trail-bucket";
+
+    struct Fx {
+        _dir: tempfile::TempDir,
+        consumer: TrailConsumer,
+        storage: LocalStorage,
+        keys: Arc<KeyRing>,
+        t0: DateTime<Utc>,
+        trail: TrailConfig,
+    }
+
+    fn trail() -> TrailConfig {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap();
+        serde_json::from_value(serde_json::json!({
+            "name": "tr", "home_region": REGION, "account_id": ACCT, "s3_bucket_name": BUCKET,
+            "s3_key_prefix": null, "sns_topic_arn": null, "include_global_service_events": true,
+            "is_multi_region_trail": false, "log_file_validation_enabled": true,
+            "cloud_watch_logs_log_group_arn": null, "cloud_watch_logs_role_arn": null,
+            "kms_key_id": null, "is_organization_trail": false, "recursive_logging": true,
+            "event_selectors": null, "advanced_event_selectors": null, "insight_selectors": null,
+            "tags": [], "is_logging": true, "start_logging_time": t0, "stop_logging_time": null,
+            "created": t0
+        }))
+        .unwrap()
+    }
+
+    async fn fixture() -> Fx {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("events.db")).unwrap());
+        std::fs::create_dir_all(dir.path().join("buckets").join(BUCKET)).unwrap();
+        let storage = LocalStorage::new(dir.path().join("buckets"));
+        let keys = Arc::new(
+            KeyRing::open(&dir.path().join("keys.json"), &[REGION.to_string()], t0).unwrap(),
+        );
+        let trail = trail();
+        let consumer = TrailConsumer {
+            store: store.clone(),
+            storage: Arc::new(storage.clone()),
+            config: DeliveryConfig {
+                interval: std::time::Duration::from_secs(300),
+                org_id: None,
+                keys: Some(keys.clone()),
+                regions: vec![REGION.to_string()],
+                digest_interval: Duration::hours(1),
+            },
+            trail_key: trail.key(),
+        };
+        let fx = Fx {
+            _dir: dir,
+            consumer,
+            storage,
+            keys,
+            t0,
+            trail,
+        };
+        fx.put_catalog(TRAIL_NAMESPACE, &fx.trail.key(), to_json(&fx.trail))
+            .await;
+        fx.set_logging(true).await;
+        fx
+    }
+
+    impl Fx {
+        async fn put_catalog(&self, ns: &str, key: &str, doc: String) {
+            self.consumer
+                .store
+                .commit(Commit {
+                    catalog: vec![CatalogWrite::put(ns, key, doc)],
+                    ..Commit::default()
+                })
+                .await
+                .unwrap();
+        }
+
+        async fn set_logging(&self, on: bool) {
+            self.put_catalog(
+                STATE_NAMESPACE,
+                &self.trail.key(),
+                serde_json::json!({ "logging": on }).to_string(),
+            )
+            .await;
+        }
+
+        /// Stores a log file delivered at `at` and records it as delivery does.
+        async fn deliver(&self, name: &str, at: DateTime<Utc>) -> String {
+            let key = format!("AWSLogs/{ACCT}/CloudTrail/{REGION}/2026/11/23/{name}.json.gz");
+            let json = format!(r#"{{"Records":[{{"eventTime":"{}"}}]}}"#, at.format("%Y-%m-%dT%H:%M:%SZ"));
+            let gz = cairn_integrity::digest::gzip(json.as_bytes());
+            self.storage
+                .put(BUCKET, &key, Bytes::from(gz), &[])
+                .await
+                .unwrap();
+            let f = DeliveredFile {
+                bucket: BUCKET.into(),
+                key: key.clone(),
+                sha256: cairn_integrity::digest::sha256_hex(json.as_bytes()),
+                region: REGION.into(),
+                account: ACCT.into(),
+                oldest_event_time: Some(at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+                newest_event_time: Some(at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+                delivered_at: at,
+            };
+            self.put_catalog(
+                &format!("{DELIVERED_NAMESPACE}/{}", self.trail.key()),
+                &format!("{}/{key}", at.timestamp_millis()),
+                to_json(&f),
+            )
+            .await;
+            key
+        }
+
+        async fn round(&self, minutes: i64) -> DigestRound {
+            self.consumer
+                .digests(self.t0 + Duration::minutes(minutes))
+                .await
+                .unwrap()
+        }
+
+        fn digest_json(&self, minutes: i64) -> serde_json::Value {
+            let key = digest_key(
+                None,
+                None,
+                ACCT,
+                REGION,
+                "tr",
+                REGION,
+                self.t0 + Duration::minutes(minutes),
+            );
+            let (body, meta) = self.storage.get_blocking(BUCKET, &key).unwrap().unwrap();
+            assert_eq!(meta.get("signature-algorithm").unwrap(), "SHA256withRSA");
+            let mut json = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut json)
+                .unwrap();
+            serde_json::from_slice(&json).unwrap()
+        }
+
+        fn validate(&self, end_minutes: i64) -> cairn_integrity::Report {
+            let listed = self
+                .storage
+                .list_blocking(BUCKET, &format!("AWSLogs/{ACCT}/CloudTrail-Digest/{REGION}"))
+                .unwrap();
+            let req = ValidateRequest {
+                bucket: BUCKET.into(),
+                prefix: None,
+                org_id: None,
+                account: ACCT.into(),
+                region: REGION.into(),
+                trail_name: "tr".into(),
+                home_region: REGION.into(),
+                start: self.t0,
+                end: self.t0 + Duration::minutes(end_minutes),
+                listed_digests: listed.into_iter().map(|l| l.key).collect(),
+                public_keys: self
+                    .keys
+                    .public_keys(REGION, self.t0, self.t0 + Duration::days(1))
+                    .into_iter()
+                    .map(|k| (k.fingerprint, k.der))
+                    .collect(),
+                present_log_files: None,
+            };
+            validate(&req, &self.storage).unwrap()
+        }
+    }
+
+    #[tokio::test]
+    async fn hourly_chain_final_digest_on_stop_and_a_new_chain_after_start() {
+        let fx = fixture().await;
+        // Validation on, logging: the chain starts; nothing is due yet.
+        let r = fx.round(0).await;
+        assert_eq!(r.digests, 0);
+        assert_eq!(r.next_due, Some(fx.t0 + Duration::hours(1)));
+        let l1 = fx.deliver("l1", fx.t0 + Duration::minutes(5)).await;
+        let l2 = fx.deliver("l2", fx.t0 + Duration::minutes(10)).await;
+        assert_eq!(fx.round(30).await.digests, 0);
+        // One hour in: the first digest, with both files and null previous fields.
+        assert_eq!(fx.round(60).await.digests, 1);
+        let d1 = fx.digest_json(60);
+        assert_eq!(d1["digestStartTime"], "2026-11-23T08:00:00Z");
+        assert_eq!(d1["digestEndTime"], "2026-11-23T09:00:00Z");
+        assert_eq!(d1["previousDigestSignature"], serde_json::Value::Null);
+        let listed: Vec<&str> = d1["logFiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["s3Object"].as_str().unwrap())
+            .collect();
+        assert_eq!(listed, [l1.as_str(), l2.as_str()]);
+        // An hour without files still has its digest, chained to the first.
+        assert_eq!(fx.round(120).await.digests, 1);
+        let d2 = fx.digest_json(120);
+        assert_eq!(d2["logFiles"].as_array().unwrap().len(), 0);
+        assert_eq!(d2["newestEventTime"], serde_json::Value::Null);
+        assert_eq!(d2["previousDigestS3Object"], d1["digestS3Object"]);
+        assert_eq!(d2["digestStartTime"], d1["digestEndTime"]);
+        // StopLogging (as the consumer sees it): a final digest with what is pending.
+        let l3 = fx.deliver("l3", fx.t0 + Duration::minutes(125)).await;
+        fx.set_logging(false).await;
+        assert_eq!(fx.round(130).await.digests, 1);
+        let d3 = fx.digest_json(130);
+        assert_eq!(d3["logFiles"][0]["s3Object"], l3.as_str());
+        assert_eq!(d3["previousDigestS3Object"], d2["digestS3Object"]);
+        // Stopped: no more digests; files delivered meanwhile are never digested.
+        fx.deliver("stray", fx.t0 + Duration::minutes(140)).await;
+        assert_eq!(fx.round(200).await, DigestRound::default());
+        // StartLogging again: a new chain whose first digest has null previous fields.
+        fx.set_logging(true).await;
+        assert_eq!(fx.round(210).await.digests, 0);
+        assert_eq!(fx.round(270).await.digests, 1);
+        let d4 = fx.digest_json(270);
+        assert_eq!(d4["previousDigestS3Object"], serde_json::Value::Null);
+        assert_eq!(d4["logFiles"].as_array().unwrap().len(), 0);
+        // The whole history validates: 4 digests, 3 log files, one gap (the stop).
+        let report = fx.validate(300);
+        assert!(report.ok(), "{:?}", report.findings);
+        assert_eq!((report.digests_valid, report.logs_valid), (4, 3));
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| matches!(f, cairn_integrity::Finding::Gap { .. }))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_round_replayed_after_a_crash_rewrites_the_same_digest() {
+        let fx = fixture().await;
+        fx.round(0).await;
+        fx.deliver("l1", fx.t0 + Duration::minutes(5)).await;
+        // A crash after the intent was saved: the replay, much later, keeps the planned end.
+        fx.put_catalog(
+            INTENT_NAMESPACE,
+            &fx.trail.key(),
+            to_json(&Intent {
+                end: fx.t0 + Duration::minutes(61),
+            }),
+        )
+        .await;
+        assert_eq!(fx.round(90).await.digests, 1);
+        let first = fx.digest_json(61);
+        assert_eq!(first["logFiles"].as_array().unwrap().len(), 1);
+        // Replaying the same intent again writes identical bytes (deterministic signatures).
+        let key = first["digestS3Object"].as_str().unwrap().to_string();
+        let before = fx.storage.get_blocking(BUCKET, &key).unwrap().unwrap();
+        let chains = fx
+            .consumer
+            .store
+            .catalog_list(&format!("{CHAIN_NAMESPACE}/{}", fx.trail.key()))
+            .await
+            .unwrap();
+        // Put the chain back as it was before the round, and the intent, then replay.
+        let state = ChainState {
+            start: fx.t0,
+            previous: None,
+        };
+        assert_eq!(chains.len(), 1);
+        fx.put_catalog(
+            &format!("{CHAIN_NAMESPACE}/{}", fx.trail.key()),
+            &chains[0].0,
+            to_json(&state),
+        )
+        .await;
+        fx.deliver("l1", fx.t0 + Duration::minutes(5)).await;
+        fx.put_catalog(
+            INTENT_NAMESPACE,
+            &fx.trail.key(),
+            to_json(&Intent {
+                end: fx.t0 + Duration::minutes(61),
+            }),
+        )
+        .await;
+        assert_eq!(fx.round(95).await.digests, 1);
+        let after = fx.storage.get_blocking(BUCKET, &key).unwrap().unwrap();
+        assert_eq!(before, after);
+    }
+
+    #[tokio::test]
+    async fn no_digests_without_validation() {
+        let fx = fixture().await;
+        let mut t = fx.trail.clone();
+        t.log_file_validation_enabled = false;
+        fx.put_catalog(TRAIL_NAMESPACE, &t.key(), to_json(&t)).await;
+        fx.deliver("l1", fx.t0 + Duration::minutes(5)).await;
+        assert_eq!(fx.round(0).await, DigestRound::default());
+        assert_eq!(fx.round(120).await, DigestRound::default());
+        // The file was dropped from the pending list: it is never digested.
+        let pending = fx
+            .consumer
+            .store
+            .catalog_list(&format!("{DELIVERED_NAMESPACE}/{}", t.key()))
+            .await
+            .unwrap();
+        assert!(pending.is_empty());
+    }
+}

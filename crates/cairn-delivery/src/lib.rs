@@ -14,6 +14,7 @@ mod digests;
 pub mod logfile;
 mod manager;
 pub mod naming;
+mod read;
 mod storage;
 
 pub use consumer::{
@@ -21,4 +22,5 @@ pub use consumer::{
     TRAIL_NAMESPACE, consumer_id, deliver_backlog,
 };
 pub use manager::Delivery;
+pub use read::{Listed, ObjectBody, StorageRead};
 pub use storage::{LocalStorage, S3Settings, S3Storage, Storage, StorageError, StorageErrorKind};

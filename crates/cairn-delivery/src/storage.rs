@@ -36,7 +36,7 @@ pub struct StorageError {
 }
 
 impl StorageError {
-    fn new(kind: StorageErrorKind, message: impl Into<String>) -> StorageError {
+    pub(crate) fn new(kind: StorageErrorKind, message: impl Into<String>) -> StorageError {
         StorageError {
             kind,
             message: message.into(),
@@ -73,7 +73,12 @@ impl LocalStorage {
         LocalStorage { root }
     }
 
-    fn object_path(&self, bucket: &str, key: &str) -> Result<PathBuf, StorageError> {
+    /// The folder holding the buckets.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub(crate) fn object_path(&self, bucket: &str, key: &str) -> Result<PathBuf, StorageError> {
         // Keys are built by Cairn, but never let one climb out of its bucket.
         if key.split('/').any(|s| s == ".." || s == ".")
             || key.starts_with('/')
@@ -151,7 +156,7 @@ impl Storage for LocalStorage {
     }
 }
 
-fn io_error(e: std::io::Error) -> StorageError {
+pub(crate) fn io_error(e: std::io::Error) -> StorageError {
     let kind = match e.kind() {
         std::io::ErrorKind::PermissionDenied => StorageErrorKind::AccessDenied,
         _ => StorageErrorKind::Unavailable,
@@ -195,7 +200,7 @@ impl S3Storage {
         }
     }
 
-    fn client(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>, StorageError> {
+    pub(crate) fn client(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>, StorageError> {
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = clients.get(bucket) {
             return Ok(c.clone());
@@ -218,7 +223,7 @@ impl S3Storage {
 }
 
 /// Classifies an `object_store` error once (retry, or report and wait).
-fn classify(e: object_store::Error) -> StorageError {
+pub(crate) fn classify(e: object_store::Error) -> StorageError {
     let text = e.to_string();
     let kind = if text.contains("NoSuchBucket") {
         StorageErrorKind::NoSuchBucket

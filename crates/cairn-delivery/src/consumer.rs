@@ -82,9 +82,13 @@ struct Intent {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct ConsumerState {
+pub(crate) struct ConsumerState {
     /// Whether the trail was logging at the checkpoint.
-    logging: bool,
+    pub logging: bool,
+    /// Whether logging stopped since the last digest round (even if it started again): the
+    /// digest chains end there and new ones begin.
+    #[serde(default)]
+    pub stopped: bool,
 }
 
 /// A log file stored, remembered until a digest lists it.
@@ -239,6 +243,10 @@ impl TrailConsumer {
                 delivered_at: intent.delivered_at,
             });
         }
+        let stopped_before = self
+            .catalog::<ConsumerState>(STATE_NAMESPACE)
+            .await?
+            .is_some_and(|s| s.stopped);
         let mut writes = vec![
             CatalogWrite::delete(INTENT_NAMESPACE, &self.trail_key),
             CatalogWrite::put(
@@ -246,6 +254,7 @@ impl TrailConsumer {
                 &self.trail_key,
                 to_json(&ConsumerState {
                     logging: plan.logging_at_to,
+                    stopped: stopped_before || plan.stopped,
                 }),
             ),
         ];
@@ -317,7 +326,25 @@ impl TrailConsumer {
         let Some(trail) = trail else {
             return Ok(Default::default());
         };
-        let state: ConsumerState = self.catalog(STATE_NAMESPACE).await?.unwrap_or_default();
+        let mut state: ConsumerState = self.catalog(STATE_NAMESPACE).await?.unwrap_or_default();
+        if state.stopped {
+            // Logging stopped since the last round: end the chains with a final digest first.
+            let last = self.digest_round(&trail, false, now).await?;
+            if last.next_due.is_some() {
+                return Ok(last); // a chain began this very second; end it in the next one
+            }
+            state.stopped = false;
+            self.store
+                .commit(Commit {
+                    catalog: vec![CatalogWrite::put(
+                        STATE_NAMESPACE,
+                        &self.trail_key,
+                        to_json(&state),
+                    )],
+                    ..Commit::default()
+                })
+                .await?;
+        }
         self.digest_round(&trail, state.logging, now).await
     }
 
@@ -398,6 +425,8 @@ pub(crate) fn to_json<T: Serialize>(v: &T) -> String {
 struct Plan {
     files: Vec<(String, String, String, LogFile)>,
     logging_at_to: bool,
+    /// Whether a `StopLogging`/`DeleteTrail` of the trail is in the range.
+    stopped: bool,
 }
 
 /// Decides, purely, which events go into which files.
@@ -408,6 +437,7 @@ fn plan_files(
     org_id: Option<&str>,
 ) -> Result<Plan, RoundError> {
     let mut logging = intent.logging_at_from;
+    let mut stopped = false;
     // (account, region) → builders (a group splits into several files past the size cap).
     let mut groups: BTreeMap<(String, String), Vec<LogFileBuilder>> = BTreeMap::new();
     let arn = trail.arn();
@@ -443,6 +473,7 @@ fn plan_files(
         }
         if toggle == Some(false) {
             logging = false;
+            stopped = true;
         }
     }
     let mut files = Vec::new();
@@ -481,6 +512,7 @@ fn plan_files(
     Ok(Plan {
         files,
         logging_at_to: logging,
+        stopped,
     })
 }
 

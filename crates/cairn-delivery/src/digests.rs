@@ -116,6 +116,12 @@ impl TrailConsumer {
         let Some(keys) = self.config.keys.clone() else {
             return Ok(DigestRound::default());
         };
+        // Digest times have whole seconds. A round ends at the next whole second, so every
+        // file delivered before the round (delivered_at <= now) falls inside its period.
+        let end_of_round = match now.trunc_subsecs(0) {
+            t if t == now => t,
+            t => t + chrono::Duration::seconds(1),
+        };
         let now = now.trunc_subsecs(0);
         let active = logging && trail.log_file_validation_enabled;
         let mut chains: BTreeMap<Scope, ChainState> = BTreeMap::new();
@@ -130,7 +136,9 @@ impl TrailConsumer {
         for (k, v) in self.store.catalog_list(&self.delivered_namespace()).await? {
             match serde_json::from_str(&v) {
                 Ok(f) => pending.push((k, f)),
-                Err(e) => tracing::warn!(trail = %self.trail_key, error = %e, "unreadable delivered-file entry; ignored"),
+                Err(e) => {
+                    tracing::warn!(trail = %self.trail_key, error = %e, "unreadable delivered-file entry; ignored")
+                }
             }
         }
         let intent: Option<Intent> = self
@@ -166,20 +174,15 @@ impl TrailConsumer {
                             start: now,
                             previous: None,
                         };
+                        // Files still pending (delivered since the last round, while
+                        // validation was being turned on) go into the first digest: every file
+                        // stored inside a digest's period is then listed by it, which is what
+                        // `cairn validate-logs` checks for unlisted files.
                         writes.push(CatalogWrite::put(
                             &self.chain_namespace(),
                             &scope.key(),
                             to_json(&state),
                         ));
-                        // Files delivered before the chain began are never digested.
-                        for (k, f) in &pending {
-                            if f.region == scope.region
-                                && f.account == scope.account
-                                && f.delivered_at < now
-                            {
-                                writes.push(CatalogWrite::delete(&self.delivered_namespace(), k));
-                            }
-                        }
                         chains.insert(scope, state);
                     }
                     if !writes.is_empty() {
@@ -210,7 +213,9 @@ impl TrailConsumer {
                             .commit(Commit {
                                 catalog: pending
                                     .iter()
-                                    .map(|(k, _)| CatalogWrite::delete(&self.delivered_namespace(), k))
+                                    .map(|(k, _)| {
+                                        CatalogWrite::delete(&self.delivered_namespace(), k)
+                                    })
                                     .collect(),
                                 ..Commit::default()
                             })
@@ -230,12 +235,12 @@ impl TrailConsumer {
                         catalog: vec![CatalogWrite::put(
                             INTENT_NAMESPACE,
                             &self.trail_key,
-                            to_json(&Intent { end: now }),
+                            to_json(&Intent { end: end_of_round }),
                         )],
                         ..Commit::default()
                     })
                     .await?;
-                now
+                end_of_round
             }
         };
 
@@ -443,7 +448,10 @@ mod tests {
         /// Stores a log file delivered at `at` and records it as delivery does.
         async fn deliver(&self, name: &str, at: DateTime<Utc>) -> String {
             let key = format!("AWSLogs/{ACCT}/CloudTrail/{REGION}/2026/11/23/{name}.json.gz");
-            let json = format!(r#"{{"Records":[{{"eventTime":"{}"}}]}}"#, at.format("%Y-%m-%dT%H:%M:%SZ"));
+            let json = format!(
+                r#"{{"Records":[{{"eventTime":"{}"}}]}}"#,
+                at.format("%Y-%m-%dT%H:%M:%SZ")
+            );
             let gz = cairn_integrity::digest::gzip(json.as_bytes());
             self.storage
                 .put(BUCKET, &key, Bytes::from(gz), &[])
@@ -496,7 +504,10 @@ mod tests {
         fn validate(&self, end_minutes: i64) -> cairn_integrity::Report {
             let listed = self
                 .storage
-                .list_blocking(BUCKET, &format!("AWSLogs/{ACCT}/CloudTrail-Digest/{REGION}"))
+                .list_blocking(
+                    BUCKET,
+                    &format!("AWSLogs/{ACCT}/CloudTrail-Digest/{REGION}"),
+                )
                 .unwrap();
             let req = ValidateRequest {
                 bucket: BUCKET.into(),

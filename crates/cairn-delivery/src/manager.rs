@@ -139,7 +139,9 @@ async fn run_consumer(consumer: TrailConsumer, mut shutdown: watch::Receiver<boo
                         if let Err(e) = consumer.record_digest_failure(&e.to_string()).await {
                             tracing::warn!(error = %e, "delivery: could not record the digest failure in the trail status");
                         }
-                        wake = wake.min(Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default());
+                        wake = wake.min(
+                            Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default(),
+                        );
                     }
                 }
             }

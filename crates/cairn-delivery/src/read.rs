@@ -66,7 +66,11 @@ impl LocalStorage {
     }
 
     /// [`StorageRead::get`] without a runtime.
-    pub fn get_blocking(&self, bucket: &str, key: &str) -> Result<Option<ObjectBody>, StorageError> {
+    pub fn get_blocking(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<ObjectBody>, StorageError> {
         let path = self.object_path(bucket, key)?;
         let body = match std::fs::read(&path) {
             Ok(b) => b,
@@ -75,12 +79,14 @@ impl LocalStorage {
         };
         let meta_path = self.object_path(bucket, &format!("{METADATA_DIR}/{key}.json"))?;
         let metadata = match std::fs::read(&meta_path) {
-            Ok(bytes) => serde_json::from_slice::<HashMap<String, String>>(&bytes).map_err(|e| {
-                StorageError::new(
-                    StorageErrorKind::Unavailable,
-                    format!("metadata of {key}: {e}"),
-                )
-            })?,
+            Ok(bytes) => {
+                serde_json::from_slice::<HashMap<String, String>>(&bytes).map_err(|e| {
+                    StorageError::new(
+                        StorageErrorKind::Unavailable,
+                        format!("metadata of {key}: {e}"),
+                    )
+                })?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
             Err(e) => return Err(io_error(e)),
         };
@@ -90,7 +96,11 @@ impl LocalStorage {
 
 /// Local buckets read directly (no runtime), for `cairn validate-logs` on a data dir.
 impl cairn_integrity::ObjectSource for LocalStorage {
-    fn get(&self, bucket: &str, key: &str) -> Result<Option<cairn_integrity::validate::Object>, String> {
+    fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<cairn_integrity::validate::Object>, String> {
         self.get_blocking(bucket, key).map_err(|e| e.to_string())
     }
 }
@@ -202,12 +212,22 @@ mod tests {
         std::fs::create_dir(dir.path().join("b")).unwrap();
         let s = LocalStorage::new(dir.path().to_path_buf());
         let meta = vec![("signature".to_string(), "ab12".to_string())];
-        s.put("b", "AWSLogs/1/CloudTrail-Digest/r/x.json.gz", Bytes::from_static(b"d"), &meta)
-            .await
-            .unwrap();
-        s.put("b", "AWSLogs/1/CloudTrail/r/y.json.gz", Bytes::from_static(b"l"), &[])
-            .await
-            .unwrap();
+        s.put(
+            "b",
+            "AWSLogs/1/CloudTrail-Digest/r/x.json.gz",
+            Bytes::from_static(b"d"),
+            &meta,
+        )
+        .await
+        .unwrap();
+        s.put(
+            "b",
+            "AWSLogs/1/CloudTrail/r/y.json.gz",
+            Bytes::from_static(b"l"),
+            &[],
+        )
+        .await
+        .unwrap();
         let listed = s.list("b", "AWSLogs/1/CloudTrail").await.unwrap();
         let keys: Vec<&str> = listed.iter().map(|l| l.key.as_str()).collect();
         assert_eq!(

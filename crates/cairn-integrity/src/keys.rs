@@ -195,6 +195,15 @@ impl KeyRing {
         Ok(done)
     }
 
+    /// Regions that have keys, sorted.
+    pub fn regions(&self) -> Vec<String> {
+        let loaded = self.current();
+        let mut regions: Vec<String> = loaded.keys.iter().map(|k| k.region.clone()).collect();
+        regions.sort();
+        regions.dedup();
+        regions
+    }
+
     /// The keys, reloaded first if the file changed on disk. A file that cannot be read keeps
     /// the keys already loaded (and says so in the log).
     fn current(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
@@ -213,7 +222,9 @@ impl KeyRing {
                     stamp: now,
                 };
             }
-            Err(e) => tracing::warn!(error = %e, "signing keys changed on disk but could not be reloaded"),
+            Err(e) => {
+                tracing::warn!(error = %e, "signing keys changed on disk but could not be reloaded")
+            }
         }
         self.keys.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -394,7 +405,9 @@ mod tests {
         let t1 = t0 + chrono::Duration::hours(2);
         let regions = vec!["us-east-1".to_string()];
         let server = KeyRing::open(&path, &regions, t0).unwrap();
-        let old = server.public_keys("us-east-1", t0, t0)[0].fingerprint.clone();
+        let old = server.public_keys("us-east-1", t0, t0)[0]
+            .fingerprint
+            .clone();
         // Another process (the `cairn keys rotate` command) rotates.
         let cli = KeyRing::open(&path, &regions, t0).unwrap();
         let done = cli.rotate(&regions, t1).unwrap();

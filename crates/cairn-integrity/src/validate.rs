@@ -262,7 +262,6 @@ impl Report {
         if self.logs_valid + self.logs_invalid > 0 {
             out.push(count(self.logs_valid, self.logs_invalid, "log files"));
         }
-        out.push(String::new());
         out
     }
 }
@@ -671,7 +670,8 @@ pub fn validate_with(
         for f in present {
             let in_covered_period = covered
                 .iter()
-                .any(|(start, end)| *start < f.last_modified && f.last_modified < *end);
+                // Half-open: S3 reports `LastModified` in whole seconds, digests start on one.
+                .any(|(start, end)| *start <= f.last_modified && f.last_modified < *end);
             if in_covered_period && !referenced.contains(&(f.bucket.clone(), f.key.clone())) {
                 report.findings.push(Finding::Unreferenced {
                     bucket: f.bucket.clone(),
@@ -867,7 +867,6 @@ mod tests {
                 "",
                 "3/3 digest files valid",
                 "3/3 log files valid",
-                "",
             ]
         );
     }
@@ -1123,7 +1122,8 @@ mod tests {
             key: key.into(),
             last_modified: fx.t0 + Duration::minutes(hours * 60 + 30),
         };
-        let mut files: Vec<PresentLogFile> = (0..3).map(|i| present(&fx.logs[i], i as i64)).collect();
+        let mut files: Vec<PresentLogFile> =
+            (0..3).map(|i| present(&fx.logs[i], i as i64)).collect();
         // Stored inside the second digest's period, but no digest lists it.
         files.push(present(&stray, 1));
         // Stored after the newest digest: not digested yet, not a finding.

@@ -6,20 +6,25 @@
 //! cairn buckets create|list    manage local buckets
 //! cairn import PATH...        import CloudTrail log files (.json.gz) into the event log
 //! cairn lookup                search the event history (table, JSON or CSV)
+//! cairn keys rotate|list      manage the digest signing keys
+//! cairn validate-logs         check log files against signed digests
 //! cairn bench append          measure durable appends per second
 //! ```
 
 mod bench;
 mod buckets;
+mod client;
 mod config;
 mod data_dir;
 mod import;
+mod keys;
 mod lookup;
 mod retention;
 mod serve;
 mod server;
 mod tls;
 mod users;
+mod validate_logs;
 
 use std::process::ExitCode;
 
@@ -49,6 +54,11 @@ enum Command {
     /// event log; records already present are skipped. Exit code 1 if some files or records
     /// were bad.
     Import(Box<import::ImportArgs>),
+    /// Manage the digest signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Validate a trail's log files against its signed digests (like `aws cloudtrail validate-logs`).
+    ValidateLogs(Box<validate_logs::ValidateLogsArgs>),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -62,6 +72,8 @@ fn main() -> ExitCode {
         Command::Lookup(args) => lookup::run(args),
         Command::Buckets(cmd) => buckets::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Keys(cmd) => keys::run(cmd),
+        Command::ValidateLogs(args) => return validate_logs::run(*args),
         Command::Import(args) => match import::run(*args) {
             Ok(code) => return code,
             Err(e) => Err(e),

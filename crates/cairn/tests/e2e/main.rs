@@ -13,6 +13,7 @@ mod delivery;
 mod history;
 mod import;
 mod ingest;
+mod integrity;
 mod protocol;
 mod s3;
 mod trails;

@@ -459,7 +459,9 @@ fn check_log_files(
     options: &ValidateOptions<'_>,
 ) -> Result<Vec<Result<(), String>>, String> {
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<Result<Result<(), String>, String>>>> =
+    // Per job: `Err` = the storage failed (aborts), `Ok(Err)` = the file is invalid.
+    type Outcome = Result<Result<(), String>, String>;
+    let results: Vec<std::sync::Mutex<Option<Outcome>>> =
         jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..options.parallelism.clamp(1, jobs.len().max(1)) {

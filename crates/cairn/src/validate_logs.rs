@@ -159,7 +159,7 @@ impl Objects {
 /// Where the trail and keys come from.
 enum Control {
     Local(DataDir),
-    Remote(SignedClient),
+    Remote(Box<SignedClient>),
 }
 
 /// What the CLI learns about the trail.
@@ -206,7 +206,7 @@ fn validate_logs(args: ValidateLogsArgs) -> anyhow::Result<bool> {
             if id.is_empty() {
                 bail!("--endpoint-url needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
             }
-            Control::Remote(SignedClient::with_key(url, &id, &secret, &region))
+            Control::Remote(Box::new(SignedClient::with_key(url, &id, &secret, &region)))
         }
         None => {
             if !args.data_dir.join("events.db").is_file() {

@@ -9,6 +9,7 @@ mod delivery;
 mod import;
 mod ingest;
 mod lookup;
+mod validate;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -98,6 +99,28 @@ pub enum BenchCommand {
         #[arg(long, default_value = "cairn-bench")]
         dir: PathBuf,
     },
+    /// `cairn validate-logs` vs. `aws cloudtrail validate-logs` on one generated trail, next to
+    /// the read + gunzip + SHA-256 limit.
+    Validate {
+        /// Hourly digests in the chain.
+        #[arg(long, default_value_t = 48)]
+        digests: usize,
+        /// Log files, spread over the digests.
+        #[arg(long, default_value_t = 5000)]
+        files: usize,
+        /// Records per log file (sample records, reused).
+        #[arg(long, default_value_t = 50)]
+        records_per_file: usize,
+        /// Scratch folder (emptied first).
+        #[arg(long, default_value = "cairn-bench-validate")]
+        dir: PathBuf,
+        /// The sample logs used as records.
+        #[arg(long, default_value = "testdata/cloudtrail-samples")]
+        samples: PathBuf,
+        /// The AWS CLI to compare with.
+        #[arg(long, default_value = "aws")]
+        aws: String,
+    },
 }
 
 /// Every record of the sample logs under `samples` (`.gz` files holding `{"Records":[...]}`).
@@ -164,6 +187,24 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             Duration::from_secs(seconds),
             dir,
         )),
+        BenchCommand::Validate {
+            digests,
+            files,
+            records_per_file,
+            dir,
+            samples,
+            aws,
+        } => {
+            drop(runtime);
+            validate::validate(validate::Params {
+                digests,
+                files,
+                records_per_file,
+                dir,
+                samples,
+                aws,
+            })
+        }
         BenchCommand::Import {
             records,
             dir,

@@ -290,16 +290,23 @@ impl TrailConsumer {
 
     /// Records a failed attempt in the trail's status (`LatestDeliveryError`).
     pub async fn record_failure(&self, now: DateTime<Utc>, error: &str) -> Result<(), RoundError> {
-        if self
-            .catalog::<TrailConfig>(TRAIL_NAMESPACE)
-            .await?
-            .is_none()
-        {
+        self.update_status(|status| {
+            status.latest_delivery_attempt_time = Some(now);
+            status.latest_delivery_error = Some(error.to_string());
+        })
+        .await
+    }
+
+    /// Changes the trail's status document, unless the trail is gone.
+    async fn update_status(
+        &self,
+        change: impl FnOnce(&mut DeliveryStatus),
+    ) -> Result<(), RoundError> {
+        if !self.trail_exists().await? {
             return Ok(());
         }
         let mut status = self.status().await?;
-        status.latest_delivery_attempt_time = Some(now);
-        status.latest_delivery_error = Some(error.to_string());
+        change(&mut status);
         self.store
             .commit(Commit {
                 catalog: vec![CatalogWrite::put(
@@ -350,26 +357,8 @@ impl TrailConsumer {
 
     /// Records a failed digest attempt in the trail's status (`LatestDigestDeliveryError`).
     pub async fn record_digest_failure(&self, error: &str) -> Result<(), RoundError> {
-        if self
-            .catalog::<TrailConfig>(TRAIL_NAMESPACE)
-            .await?
-            .is_none()
-        {
-            return Ok(());
-        }
-        let mut status = self.status().await?;
-        status.latest_digest_delivery_error = Some(error.to_string());
-        self.store
-            .commit(Commit {
-                catalog: vec![CatalogWrite::put(
-                    STATUS_NAMESPACE,
-                    &self.trail_key,
-                    to_json(&status),
-                )],
-                ..Commit::default()
-            })
-            .await?;
-        Ok(())
+        self.update_status(|status| status.latest_digest_delivery_error = Some(error.to_string()))
+            .await
     }
 
     /// Whether the trail (not just its last configuration) still exists.

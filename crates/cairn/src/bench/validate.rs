@@ -189,7 +189,10 @@ pub fn validate(p: Params) -> anyhow::Result<()> {
     row("limit: read + gunzip + SHA-256, one thread per core", limit);
     row("**cairn validate-logs**, data dir", local);
     row("**cairn validate-logs**, through Cairn's S3 API", remote);
-    row("aws cloudtrail validate-logs (awscli), through Cairn's S3 API", stock);
+    row(
+        "aws cloudtrail validate-logs (awscli), through Cairn's S3 API",
+        stock,
+    );
     Ok(())
 }
 

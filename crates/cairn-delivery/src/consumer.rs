@@ -392,13 +392,16 @@ impl TrailConsumer {
     /// Removes the consumer of a deleted trail (its checkpoint no longer holds back retention).
     async fn forget(&self) -> Result<(), RoundError> {
         self.store.remove_checkpoint(&self.consumer()).await?;
+        let mut catalog = vec![
+            CatalogWrite::delete(STATE_NAMESPACE, &self.trail_key),
+            CatalogWrite::delete(INTENT_NAMESPACE, &self.trail_key),
+            CatalogWrite::delete(LAST_CONFIG_NAMESPACE, &self.trail_key),
+        ];
+        // Whatever digest state is left (normally none: the final digest ended the chains).
+        catalog.extend(self.digest_leftovers().await?);
         self.store
             .commit(Commit {
-                catalog: vec![
-                    CatalogWrite::delete(STATE_NAMESPACE, &self.trail_key),
-                    CatalogWrite::delete(INTENT_NAMESPACE, &self.trail_key),
-                    CatalogWrite::delete(LAST_CONFIG_NAMESPACE, &self.trail_key),
-                ],
+                catalog,
                 ..Commit::default()
             })
             .await?;

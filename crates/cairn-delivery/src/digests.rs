@@ -91,6 +91,17 @@ impl TrailConsumer {
         format!("{DELIVERED_NAMESPACE}/{}", self.trail_key)
     }
 
+    /// Deletes of every chain, intent and pending file of the trail (for a forgotten trail).
+    pub(crate) async fn digest_leftovers(&self) -> Result<Vec<CatalogWrite>, RoundError> {
+        let mut writes = vec![CatalogWrite::delete(INTENT_NAMESPACE, &self.trail_key)];
+        for ns in [self.chain_namespace(), self.delivered_namespace()] {
+            for (k, _) in self.store.catalog_list(&ns).await? {
+                writes.push(CatalogWrite::delete(&ns, &k));
+            }
+        }
+        Ok(writes)
+    }
+
     /// The regions a trail's chains cover while it logs.
     fn digest_regions(&self, trail: &TrailConfig) -> Vec<String> {
         if trail.is_multi_region_trail {

@@ -346,6 +346,24 @@ fn gunzip_first_member(bytes: &[u8]) -> std::io::Result<(Vec<u8>, bool)> {
     Ok((out, !rest.is_empty()))
 }
 
+/// Hex SHA-256 of the first gzip member's content, streamed (log files can be large), and
+/// whether anything follows the member.
+fn hash_first_member(bytes: &[u8]) -> std::io::Result<(String, bool)> {
+    use sha2::Digest as _;
+    let mut dec = flate2::bufread::GzDecoder::new(bytes);
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = dec.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    let rest = dec.into_inner();
+    Ok((hex::encode(hasher.finalize()), !rest.is_empty()))
+}
+
 fn load_digest(
     req: &ValidateRequest,
     source: &dyn ObjectSource,
@@ -435,11 +453,10 @@ fn check_log_file(
         return Ok(Err("not found".into()));
     };
     on_log_file(body.len() as u64);
-    let hash = job.hash.as_str();
-    Ok(match gunzip_first_member(&body) {
+    Ok(match hash_first_member(&body) {
         Err(_) => Err("invalid format".into()),
         Ok((_, true)) => Err("unexpected data after end of compressed stream".into()),
-        Ok((data, false)) if sha256_hex(&data) != hash => Err("hash value doesn't match".into()),
+        Ok((hash, false)) if hash != job.hash => Err("hash value doesn't match".into()),
         Ok(_) => Ok(()),
     })
 }

@@ -108,9 +108,6 @@ pub enum BenchCommand {
         /// Log files, spread over the digests.
         #[arg(long, default_value_t = 5000)]
         files: usize,
-        /// Records per log file (sample records, reused).
-        #[arg(long, default_value_t = 50)]
-        records_per_file: usize,
         /// Scratch folder (emptied first).
         #[arg(long, default_value = "cairn-bench-validate")]
         dir: PathBuf,
@@ -125,8 +122,13 @@ pub enum BenchCommand {
 
 /// Every record of the sample logs under `samples` (`.gz` files holding `{"Records":[...]}`).
 fn sample_records(samples: &std::path::Path) -> anyhow::Result<Vec<serde_json::Value>> {
+    Ok(sample_files(samples)?.into_iter().flatten().collect())
+}
+
+/// The records of each sample log file under `samples`, file by file (sorted by path).
+fn sample_files(samples: &std::path::Path) -> anyhow::Result<Vec<Vec<serde_json::Value>>> {
     use std::io::Read as _;
-    let mut out = Vec::new();
+    let mut paths = Vec::new();
     let mut stack = vec![samples.to_path_buf()];
     while let Some(p) = stack.pop() {
         let entries =
@@ -136,13 +138,21 @@ fn sample_records(samples: &std::path::Path) -> anyhow::Result<Vec<serde_json::V
             if path.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "gz") {
-                let mut text = String::new();
-                flate2::read::GzDecoder::new(std::fs::File::open(&path)?)
-                    .take(1 << 30)
-                    .read_to_string(&mut text)?;
-                let v: serde_json::Value = serde_json::from_str(&text)?;
-                out.extend(v["Records"].as_array().cloned().unwrap_or_default());
+                paths.push(path);
             }
+        }
+    }
+    paths.sort();
+    let mut out = Vec::new();
+    for path in paths {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(&path)?)
+            .take(1 << 30)
+            .read_to_string(&mut text)?;
+        let v: serde_json::Value = serde_json::from_str(&text)?;
+        let records = v["Records"].as_array().cloned().unwrap_or_default();
+        if !records.is_empty() {
+            out.push(records);
         }
     }
     if out.is_empty() {
@@ -190,7 +200,6 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Validate {
             digests,
             files,
-            records_per_file,
             dir,
             samples,
             aws,
@@ -199,7 +208,6 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             validate::validate(validate::Params {
                 digests,
                 files,
-                records_per_file,
                 dir,
                 samples,
                 aws,

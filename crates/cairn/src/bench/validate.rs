@@ -2,7 +2,8 @@
 //! same trail, in one run, next to the gunzip + SHA-256 limit.
 //!
 //! The trail is generated: hourly digests signed with the data dir's key, each listing its share
-//! of the log files (real sample records). Both validators then check the whole chain — Cairn's
+//! of the log files; log file `i` holds the records of sample file `i mod n`, so the files are
+//! as big as real CloudTrail files (the samples: median 10, mean 36 records). Both validators then check the whole chain — Cairn's
 //! straight from the data dir and through a running server's S3 API (the path the AWS CLI
 //! takes), the AWS CLI through that same server.
 
@@ -32,7 +33,6 @@ const TRAIL: &str = "bench";
 pub struct Params {
     pub digests: usize,
     pub files: usize,
-    pub records_per_file: usize,
     pub dir: PathBuf,
     pub samples: PathBuf,
     pub aws: String,
@@ -44,7 +44,7 @@ pub fn validate(p: Params) -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_dir_all(&p.dir);
     let data = DataDir::create(&p.dir.join("data"))?;
-    let records = super::sample_records(&p.samples)?;
+    let samples = super::sample_files(&p.samples)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -62,7 +62,7 @@ pub fn validate(p: Params) -> anyhow::Result<()> {
     let storage = LocalStorage::new(data.buckets());
     let generated = Instant::now();
     let (mut gz_bytes, mut previous): (u64, Option<ChainLink>) = (0, None);
-    let mut next_record = 0;
+    let mut next_file = 0;
     for d in 0..p.digests {
         let start = t0 + chrono::Duration::hours(d as i64);
         let end = start + chrono::Duration::hours(1);
@@ -70,12 +70,9 @@ pub fn validate(p: Params) -> anyhow::Result<()> {
         let mut entries = Vec::with_capacity(share);
         for f in 0..share {
             let delivered = start + chrono::Duration::seconds((f as i64 * 3000) / share as i64 + 1);
-            let mut batch = Vec::with_capacity(p.records_per_file);
-            for _ in 0..p.records_per_file {
-                batch.push(&records[next_record % records.len()]);
-                next_record += 1;
-            }
-            let json = serde_json::to_vec(&serde_json::json!({ "Records": batch }))?;
+            let records = &samples[next_file % samples.len()];
+            next_file += 1;
+            let json = serde_json::to_vec(&serde_json::json!({ "Records": records }))?;
             let gz = cairn_integrity::digest::gzip(&json);
             gz_bytes += gz.len() as u64;
             let key = log_file_key(
@@ -129,7 +126,13 @@ pub fn validate(p: Params) -> anyhow::Result<()> {
         generated.elapsed().as_secs_f64()
     );
 
-    let limit = hash_limit(&data.buckets().join(BUCKET))?;
+    let limit = {
+        let mut t: Vec<f64> = (0..3)
+            .map(|_| hash_limit(&data.buckets().join(BUCKET)))
+            .collect::<anyhow::Result<_>>()?;
+        t.sort_by(f64::total_cmp);
+        t[1]
+    };
     let server = ChildServer::start(data.root())?;
     let arn = format!("arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/{TRAIL}");
     let start_time = t0.format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -196,21 +199,27 @@ pub fn validate(p: Params) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs a validator; checks it found every log file valid; returns its wall time in seconds.
+/// Runs a validator `RUNS` times; checks it found every log file valid each time; returns the
+/// median wall time in seconds.
 fn timed(name: &str, cmd: &mut Command, expect: &str) -> anyhow::Result<f64> {
-    let started = Instant::now();
-    let out = cmd.output().with_context(|| format!("running {name}"))?;
-    let secs = started.elapsed().as_secs_f64();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() || !stdout.contains(expect) {
-        bail!(
-            "{name} did not report {expect:?} (exit {:?}):\n{stdout}\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+    const RUNS: usize = 3;
+    let mut times = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let out = cmd.output().with_context(|| format!("running {name}"))?;
+        times.push(started.elapsed().as_secs_f64());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() || !stdout.contains(expect) {
+            bail!(
+                "{name} did not report {expect:?} (exit {:?}):\n{stdout}\n{}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
-    println!("{name}: {secs:.2} s");
-    Ok(secs)
+    times.sort_by(f64::total_cmp);
+    println!("{name}: {times:.2?} s (median of {RUNS})");
+    Ok(times[RUNS / 2])
 }
 
 /// Seconds to read, gunzip and hash every log file under `bucket_dir` on one thread per core.

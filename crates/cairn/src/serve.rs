@@ -49,6 +49,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             principal_id: format!("AIDA{}", u.access_key_id.trim_start_matches("AKIA")),
             access_key_id: u.access_key_id.clone(),
             secret_access_key: SecretKey::new(u.secret_access_key.clone()),
+            console_password: None,
         })
         .collect();
     let generated = match &settings.admin_key {
@@ -60,6 +61,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
                 principal_id: account_id.clone(),
                 access_key_id: id.clone(),
                 secret_access_key: SecretKey::new(secret.clone()),
+                console_password: None,
             });
             None
         }

@@ -301,7 +301,9 @@ mod tests {
             "123456789012",
         );
         let mut k = k;
-        k.console_password = Some(PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()));
+        k.console_password = Some(PasswordHash::new(
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        ));
         let shown = format!("{k:?}");
         assert!(!shown.contains(k.secret_access_key.expose()));
         assert!(!shown.contains("argon2id"));

@@ -148,7 +148,10 @@ pub async fn list(ctx: Ctx, Query(filter): Query<Filter>) -> Response {
             }
         }
     };
-    let status = result.as_ref().err().map_or(StatusCode::OK, views::status_of);
+    let status = result
+        .as_ref()
+        .err()
+        .map_or(StatusCode::OK, views::status_of);
     views::respond(
         status,
         views::page("Event history", Nav::Events, Some(&ctx.viewer()), body),
@@ -340,7 +343,11 @@ pub async fn download(ctx: Ctx, Query(filter): Query<Filter>) -> Response {
         attachment(body, "application/json", "event_history.json")
     } else {
         let rows: Vec<HistoryRow> = events.iter().map(history_row).collect();
-        attachment(to_csv(&rows), "text/csv; charset=utf-8", "event_history.csv")
+        attachment(
+            to_csv(&rows),
+            "text/csv; charset=utf-8",
+            "event_history.csv",
+        )
     }
 }
 
@@ -404,7 +411,10 @@ mod tests {
         );
         assert_eq!(req["StartTime"], json!(1_795_420_800));
         assert!(req.get("EndTime").is_none());
-        assert_eq!(f.query(), "attr=Username&value=+alice+&start=2026-11-23T08%3A00");
+        assert_eq!(
+            f.query(),
+            "attr=Username&value=+alice+&start=2026-11-23T08%3A00"
+        );
         let bad = Filter {
             end: "yesterday".into(),
             ..Filter::default()

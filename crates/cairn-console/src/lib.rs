@@ -86,9 +86,7 @@ impl Console {
         };
         match value {
             Some(v) => format!("{name}={v}; Path=/console; HttpOnly; SameSite=Strict{secure}"),
-            None => format!(
-                "{name}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0{secure}"
-            ),
+            None => format!("{name}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
         }
     }
 }
@@ -96,18 +94,18 @@ impl Console {
 /// Every console route, for the binary to merge into [`cairn_api::router`]'s router.
 pub fn routes(console: Console) -> Router {
     Router::new()
-        .route("/console", get(|| async { Redirect::permanent("/console/") }))
+        .route("/console", get(|| async { Redirect::to("/console/") }))
         .route("/console/", get(pages::dashboard))
-        .route(
-            "/console/signin",
-            get(signin::form).post(signin::submit),
-        )
+        .route("/console/signin", get(signin::form).post(signin::submit))
         .route("/console/signout", post(signin::sign_out))
         .route("/console/events", get(history::list))
         .route("/console/events/download", get(history::download))
         .route("/console/events/{id}", get(history::detail))
         .route("/console/trails", get(trails::list))
-        .route("/console/trails/new", get(trails::new_form).post(trails::create))
+        .route(
+            "/console/trails/new",
+            get(trails::new_form).post(trails::create),
+        )
         .route("/console/trails/{name}", get(trails::page))
         .route("/console/trails/{name}/start", post(trails::start))
         .route("/console/trails/{name}/stop", post(trails::stop))
@@ -154,7 +152,11 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
 }
 
 async fn not_found() -> Response {
-    views::error_page(StatusCode::NOT_FOUND, "Page not found", "There is no such page.")
+    views::error_page(
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is no such page.",
+    )
 }
 
 /// The same security headers on every console response. The CSP allows only the console's
@@ -179,4 +181,3 @@ async fn security_headers(req: Request, next: Next) -> Response {
     }
     resp
 }
-

@@ -42,7 +42,10 @@ impl RateLimiter {
             hits.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
         }
         let q = hits.entry(key.to_string()).or_default();
-        while q.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+        while q
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.window)
+        {
             q.pop_front();
         }
         if q.len() >= self.max {
@@ -72,7 +75,13 @@ mod tests {
         // Other keys are not affected.
         assert!(l.attempt("user:bob", t0).is_ok());
         // Once the first attempt leaves the window, one more is allowed.
-        assert!(l.attempt("user:alice", t0 + Duration::from_secs(60)).is_ok());
-        assert!(l.attempt("user:alice", t0 + Duration::from_secs(60)).is_err());
+        assert!(
+            l.attempt("user:alice", t0 + Duration::from_secs(60))
+                .is_ok()
+        );
+        assert!(
+            l.attempt("user:alice", t0 + Duration::from_secs(60))
+                .is_err()
+        );
     }
 }

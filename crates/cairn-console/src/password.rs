@@ -1,8 +1,8 @@
 //! Console passwords: argon2id (the `argon2` crate's defaults: 19 MiB, 2 passes) in PHC string
 //! form, so the parameters travel with each hash and can be raised later without a migration.
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc};
 
 /// Shortest password `cairn users` accepts.
 pub const MIN_PASSWORD_CHARS: usize = 8;

@@ -154,7 +154,11 @@ mod tests {
         assert!(s.access_key_id.starts_with("ASIA") && s.access_key_id.len() == 20);
         // Activity keeps it alive past the idle timeout...
         for m in 1..5 {
-            assert!(sessions.get(&s.id, t0 + Duration::from_secs(50 * m)).is_some());
+            assert!(
+                sessions
+                    .get(&s.id, t0 + Duration::from_secs(50 * m))
+                    .is_some()
+            );
         }
         // ...but not past the absolute one.
         assert!(sessions.get(&s.id, t0 + Duration::from_secs(301)).is_none());

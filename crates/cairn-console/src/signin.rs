@@ -109,7 +109,9 @@ pub async fn form(State(console): State<Console>, Query(q): Query<Next>) -> Resp
 /// `POST /console/signin`.
 pub async fn submit(State(console): State<Console>, req: axum::extract::Request) -> Response {
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
     let form = FormData::parse(&bytes).unwrap_or_default();
     let next = safe_next(Some(form.get("next"))).to_string();
     let expected = cookie(&parts.headers, SIGNIN_COOKIE).unwrap_or_default();
@@ -180,7 +182,13 @@ pub async fn submit(State(console): State<Console>, req: axum::extract::Request)
             }
             resp
         }
-        _ => signin_page(&console, StatusCode::UNAUTHORIZED, &next, &user, Some(FAILED)),
+        _ => signin_page(
+            &console,
+            StatusCode::UNAUTHORIZED,
+            &next,
+            &user,
+            Some(FAILED),
+        ),
     }
 }
 
@@ -223,7 +231,8 @@ async fn record(
             "The sign-in could not be recorded, so it was refused. Try again later.",
         )
     };
-    let event = NewEvent::from_record_value(&rec, now.timestamp_millis()).map_err(|e| failed(&e))?;
+    let event =
+        NewEvent::from_record_value(&rec, now.timestamp_millis()).map_err(|e| failed(&e))?;
     api.store
         .commit(Commit {
             events: vec![event],

@@ -24,7 +24,10 @@ use crate::views::{self, Nav, checkbox, csrf, text_input};
 /// Every trail (home trails only, as the console lists them) with its status.
 pub async fn trail_statuses(ctx: &Ctx) -> Result<Vec<(Value, Value)>, ApiError> {
     let listed = ctx
-        .call(Operation::DescribeTrails, json!({"includeShadowTrails": false}))
+        .call(
+            Operation::DescribeTrails,
+            json!({"includeShadowTrails": false}),
+        )
         .await?;
     let mut out = Vec::new();
     for t in listed["trailList"].as_array().cloned().unwrap_or_default() {
@@ -77,7 +80,10 @@ pub async fn list(ctx: Ctx) -> Response {
             }
         }
     };
-    let status = trails.as_ref().err().map_or(StatusCode::OK, views::status_of);
+    let status = trails
+        .as_ref()
+        .err()
+        .map_or(StatusCode::OK, views::status_of);
     views::respond(
         status,
         views::page("Trails", Nav::Trails, Some(&ctx.viewer()), body),
@@ -293,19 +299,30 @@ pub async fn create(Posted { ctx, form }: Posted) -> Response {
     let mut problems = Vec::new();
     if let Some(mut sel) = selectors {
         sel.insert("TrailName".into(), json!(f.name));
-        if let Err(e) = ctx.call(Operation::PutEventSelectors, Value::Object(sel)).await {
+        if let Err(e) = ctx
+            .call(Operation::PutEventSelectors, Value::Object(sel))
+            .await
+        {
             problems.push(e);
         }
     }
     if f.start_logging
-        && let Err(e) = ctx.call(Operation::StartLogging, json!({"Name": f.name})).await
+        && let Err(e) = ctx
+            .call(Operation::StartLogging, json!({"Name": f.name}))
+            .await
     {
         problems.push(e);
     }
     if problems.is_empty() {
         Redirect::to(&trail_href(&f.name, "?created=1")).into_response()
     } else {
-        trail_page(&ctx, &f.name, problems.first(), Some("The trail was created, but:")).await
+        trail_page(
+            &ctx,
+            &f.name,
+            problems.first(),
+            Some("The trail was created, but:"),
+        )
+        .await
     }
 }
 
@@ -377,7 +394,10 @@ impl EventsForm {
             management: false,
             ..EventsForm::default()
         };
-        if let Some(adv) = v["AdvancedEventSelectors"].as_array().filter(|a| !a.is_empty()) {
+        if let Some(adv) = v["AdvancedEventSelectors"]
+            .as_array()
+            .filter(|a| !a.is_empty())
+        {
             f.advanced = true;
             f.advanced_json = serde_json::to_string_pretty(adv).unwrap_or_default();
             return f;
@@ -397,7 +417,12 @@ impl EventsForm {
                 f.data_type = dr["Type"].as_str().unwrap_or("").into();
                 f.data_values = dr["Values"]
                     .as_array()
-                    .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n"))
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
                     .unwrap_or_default();
             }
         }
@@ -701,7 +726,10 @@ pub async fn delete(Path(name): Path<String>, Posted { ctx, form }: Posted) -> R
         );
         return delete_page(&ctx, &name, Some(&e));
     }
-    match ctx.call(Operation::DeleteTrail, json!({"Name": name})).await {
+    match ctx
+        .call(Operation::DeleteTrail, json!({"Name": name}))
+        .await
+    {
         Ok(_) => Redirect::to("/console/trails").into_response(),
         Err(e) => delete_page(&ctx, &name, Some(&e)),
     }
@@ -822,7 +850,10 @@ pub async fn put_selectors(Path(name): Path<String>, Posted { ctx, form }: Poste
         Err(e) => return selectors_page(&ctx, &name, &f, Some(&e)),
     };
     req.insert("TrailName".into(), json!(name));
-    match ctx.call(Operation::PutEventSelectors, Value::Object(req)).await {
+    match ctx
+        .call(Operation::PutEventSelectors, Value::Object(req))
+        .await
+    {
         Ok(_) => Redirect::to(&trail_href(&name, "")).into_response(),
         Err(e) => selectors_page(&ctx, &name, &f, Some(&e)),
     }
@@ -848,7 +879,12 @@ mod tests {
             &FormData::parse(b"selector_mode=basic&management=on&read=on&write=on").unwrap(),
         );
         assert!(default.request().unwrap().is_none());
-        let adv = EventsForm::from_form(&FormData::parse(b"selector_mode=advanced&advanced=%5B").unwrap());
-        assert_eq!(adv.request().unwrap_err().code, "InvalidEventSelectorsException");
+        let adv = EventsForm::from_form(
+            &FormData::parse(b"selector_mode=advanced&advanced=%5B").unwrap(),
+        );
+        assert_eq!(
+            adv.request().unwrap_err().code,
+            "InvalidEventSelectorsException"
+        );
     }
 }

@@ -123,12 +123,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             .context("loading signing keys")?,
     );
     let state = AppState::new(store, credentials, config, buckets, keys);
-    let app = cairn_api::router(state);
-
     let tls = match &settings.tls {
         Some((cert, key)) => Some(crate::tls::acceptor(cert, key)?),
         None => None,
     };
+    // The console's explicit /console routes take priority over the S3 API's wildcards.
+    let console = cairn_console::Console::new(state.clone(), tls.is_some());
+    let app = cairn_api::router(state).merge(cairn_console::routes(console));
+
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;

@@ -210,21 +210,24 @@ async fn finish(
         },
     };
     let now = state.clock.now();
-    let record = api_call_record_from(&ApiCall {
-        principal: &facts.principal,
-        operation: facts.operation,
-        event_time: now,
-        region: &facts.region,
-        source_ip: &source_ip,
-        user_agent: facts.user_agent.as_deref(),
-        request_parameters: Some(&facts.request),
-        outcome: call_outcome,
-        request_id: &facts.request_id,
-        event_id: &event_id,
-        recipient_account_id: &state.config.account_id,
-        tls: tls.as_ref(),
-        resources: &resources,
-    }, facts.console.as_ref());
+    let record = api_call_record_from(
+        &ApiCall {
+            principal: &facts.principal,
+            operation: facts.operation,
+            event_time: now,
+            region: &facts.region,
+            source_ip: &source_ip,
+            user_agent: facts.user_agent.as_deref(),
+            request_parameters: Some(&facts.request),
+            outcome: call_outcome,
+            request_id: &facts.request_id,
+            event_id: &event_id,
+            recipient_account_id: &state.config.account_id,
+            tls: tls.as_ref(),
+            resources: &resources,
+        },
+        facts.console.as_ref(),
+    );
     let event = match NewEvent::from_record_value(&record, now.timestamp_millis()) {
         Ok(e) => e,
         Err(e) => {

@@ -225,7 +225,19 @@ impl CredentialStore {
     /// The user named `name` and its console password hash, for a console sign-in. A user with
     /// several keys is the same user; the first key (by id) stands for it.
     pub fn console_user(&self, name: &str) -> Option<(Principal, Option<PasswordHash>)> {
+        // Like `lookup`: a user not found (or without a password) re-reads a changed file at
+        // once, so a user or password just added works on the first sign-in.
         self.refresh_if_changed(false);
+        match self.console_user_loaded(name) {
+            Some((p, Some(h))) => Some((p, Some(h))),
+            _ => {
+                self.refresh_if_changed(true);
+                self.console_user_loaded(name)
+            }
+        }
+    }
+
+    fn console_user_loaded(&self, name: &str) -> Option<(Principal, Option<PasswordHash>)> {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
         let mut keys: Vec<_> = state.by_key.values().filter(|k| k.name == name).collect();
         keys.sort_by(|a, b| a.access_key_id.cmp(&b.access_key_id));

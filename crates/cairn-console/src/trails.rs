@@ -569,6 +569,8 @@ async fn trail_page_with(
     let t = match &trail {
         Ok(v) => v["Trail"].clone(),
         Err(e) => {
+            // The action's own error (e.g. StartLogging's) comes first.
+            let e = error.unwrap_or(e);
             let body = html! {
                 p { a href="/console/trails" { "← Trails" } }
                 h1 { (name) }

@@ -47,6 +47,8 @@ pub fn page(title: &str, nav: Nav, viewer: Option<&Viewer<'_>>, body: Markup) ->
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " | Cairn" }
+                // No favicon request: it would reach the S3 API's `/{bucket}` route.
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href="/console/static/app.css";
                 script src="/console/static/app.js" defer {}
             }

@@ -196,7 +196,7 @@ pub fn events_table(events: &[Value]) -> Markup {
             p { "No events match." }
         } @else {
             div.table-wrap {
-                table.events {
+                table.events.stack {
                     thead {
                         tr {
                             th scope="col" { "Event name" }
@@ -209,12 +209,12 @@ pub fn events_table(events: &[Value]) -> Markup {
                     tbody {
                         @for e in events {
                             tr {
-                                td { a href={"/console/events/" (views::text(&e["EventId"]))} { (views::text(&e["EventName"])) }
+                                td data-label="Event name" { a href={"/console/events/" (views::text(&e["EventId"]))} { (views::text(&e["EventName"])) }
                                      @if error_code(e).is_some() { " " span.badge.off title="The call failed" { "failed" } } }
-                                td { (views::time(&e["EventTime"])) }
-                                td { (views::text(&e["Username"])) }
-                                td { (views::text(&e["EventSource"])) }
-                                td { (resources(e)) }
+                                td data-label="Event time" { (views::time(&e["EventTime"])) }
+                                td data-label="User name" { (views::text(&e["Username"])) }
+                                td data-label="Event source" { (views::text(&e["EventSource"])) }
+                                td data-label="Resources" { (resources(e)) }
                             }
                         }
                     }

@@ -28,16 +28,16 @@ pub async fn dashboard(ctx: Ctx) -> Response {
                 Err(e) => (views::api_error(e)),
                 Ok(list) if list.is_empty() => p { "No trails yet. A trail delivers events to a bucket as log files." },
                 Ok(list) => div.table-wrap {
-                    table {
+                    table.stack {
                         thead { tr { th scope="col" { "Name" } th scope="col" { "Logging" } th scope="col" { "Last delivery" } th scope="col" { "Delivery error" } th scope="col" { "Bucket" } } }
                         tbody {
                             @for (trail, status) in list {
                                 tr {
-                                    td { a href={"/console/trails/" (views::text(&trail["Name"]))} { (views::text(&trail["Name"])) } }
-                                    td { (logging_badge(status)) }
-                                    td { (views::time(&status["LatestDeliveryTime"])) }
-                                    td { (views::text(&status["LatestDeliveryError"])) }
-                                    td { (views::text(&trail["S3BucketName"])) }
+                                    td data-label="Name" { a href={"/console/trails/" (views::text(&trail["Name"]))} { (views::text(&trail["Name"])) } }
+                                    td data-label="Logging" { (logging_badge(status)) }
+                                    td data-label="Last delivery" { (views::time(&status["LatestDeliveryTime"])) }
+                                    td data-label="Delivery error" { (views::text(&status["LatestDeliveryError"])) }
+                                    td data-label="Bucket" { (views::text(&trail["S3BucketName"])) }
                                 }
                             }
                         }

@@ -59,7 +59,7 @@ pub async fn list(ctx: Ctx) -> Response {
             Err(e) => (views::api_error(e)),
             Ok(list) if list.is_empty() => p { "No trails yet." },
             Ok(list) => div.table-wrap {
-                table {
+                table.stack {
                     thead { tr {
                         th scope="col" { "Name" } th scope="col" { "Home region" }
                         th scope="col" { "Multi-region" } th scope="col" { "S3 bucket" }
@@ -68,11 +68,11 @@ pub async fn list(ctx: Ctx) -> Response {
                     tbody {
                         @for (t, status) in list {
                             tr {
-                                td { a href=(trail_href(views::text(&t["Name"]), "")) { (views::text(&t["Name"])) } }
-                                td { (views::text(&t["HomeRegion"])) }
-                                td { (views::yes_no(&t["IsMultiRegionTrail"])) }
-                                td { (views::text(&t["S3BucketName"])) }
-                                td { (logging_badge(status)) }
+                                td data-label="Name" { a href=(trail_href(views::text(&t["Name"]), "")) { (views::text(&t["Name"])) } }
+                                td data-label="Home region" { (views::text(&t["HomeRegion"])) }
+                                td data-label="Multi-region" { (views::yes_no(&t["IsMultiRegionTrail"])) }
+                                td data-label="S3 bucket" { (views::text(&t["S3BucketName"])) }
+                                td data-label="Status" { (logging_badge(status)) }
                             }
                         }
                     }

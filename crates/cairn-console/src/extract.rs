@@ -35,7 +35,9 @@ impl Browser {
     pub fn of(parts: &Parts) -> Browser {
         Browser {
             user_agent: header_text(&parts.headers, header::USER_AGENT.as_str()),
-            host: header_text(&parts.headers, header::HOST.as_str()),
+            // HTTP/2 carries the host in the URI's authority instead of a Host header.
+            host: header_text(&parts.headers, header::HOST.as_str())
+                .or_else(|| parts.uri.authority().map(|a| a.to_string())),
             connection: parts.extensions.get::<ConnectionInfo>().cloned(),
         }
     }

@@ -79,15 +79,17 @@ impl Console {
 
     /// `Set-Cookie` value for `name=value` with the console's attributes; `None` clears it.
     fn cookie(&self, name: &str, value: Option<&str>) -> String {
-        let secure = if self.inner.secure_cookies {
-            "; Secure"
-        } else {
-            ""
-        };
-        match value {
-            Some(v) => format!("{name}={v}; Path=/console; HttpOnly; SameSite=Strict{secure}"),
-            None => format!("{name}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
-        }
+        cookie_value(name, value, self.inner.secure_cookies)
+    }
+}
+
+/// A console cookie: only for `/console`, never readable by scripts, never sent cross-site,
+/// `Secure` under TLS.
+fn cookie_value(name: &str, value: Option<&str>, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    match value {
+        Some(v) => format!("{name}={v}; Path=/console; HttpOnly; SameSite=Strict{secure}"),
+        None => format!("{name}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
     }
 }
 
@@ -180,4 +182,22 @@ async fn security_headers(req: Request, next: Next) -> Response {
         set(h, "cache-control", "no-store");
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_attributes() {
+        let plain = cookie_value("cairn_session", Some("abc"), false);
+        assert_eq!(
+            plain,
+            "cairn_session=abc; Path=/console; HttpOnly; SameSite=Strict"
+        );
+        let tls = cookie_value("cairn_session", Some("abc"), true);
+        assert!(tls.ends_with("; Secure"));
+        let cleared = cookie_value("cairn_session", None, true);
+        assert!(cleared.contains("Max-Age=0") && cleared.contains("HttpOnly"));
+    }
 }

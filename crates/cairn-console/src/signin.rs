@@ -12,8 +12,7 @@
 use std::time::Instant;
 
 use axum::extract::{Query, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use cairn_core::audit::{SignIn, SignInOutcome, console_login_record};
 use cairn_store::{Commit, NewEvent};
@@ -162,7 +161,7 @@ pub async fn submit(State(console): State<Console>, req: axum::extract::Request)
         (None, _) => SignInOutcome::UnknownUser,
     };
     let success = matches!(outcome, SignInOutcome::Success(_));
-    if let Err(resp) = record(&console, &parts, &browser, outcome).await {
+    if let Err(resp) = record(&console, &browser, outcome).await {
         return resp;
     }
     match (principal, success) {
@@ -195,7 +194,6 @@ pub async fn submit(State(console): State<Console>, req: axum::extract::Request)
 /// Commits the attempt's `ConsoleLogin` record; the error page if that is not durable.
 async fn record(
     console: &Console,
-    parts: &Parts,
     browser: &Browser,
     outcome: SignInOutcome<'_>,
 ) -> Result<(), Response> {
@@ -203,7 +201,7 @@ async fn record(
     let now = api.clock.now();
     let event_id = uuid::Uuid::now_v7().to_string();
     let source_ip = browser.source_ip();
-    let login_to = login_url(&parts.headers, browser);
+    let login_to = login_url(browser);
     let tls = browser
         .connection
         .as_ref()
@@ -244,15 +242,12 @@ async fn record(
 }
 
 /// The console URL the user signs in to, for `additionalEventData.LoginTo`.
-fn login_url(headers: &HeaderMap, browser: &Browser) -> String {
+fn login_url(browser: &Browser) -> String {
     let scheme = match browser.connection.as_ref().and_then(|c| c.tls.as_ref()) {
         Some(_) => "https",
         None => "http",
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("localhost");
+    let host = browser.host.as_deref().unwrap_or("localhost");
     format!("{scheme}://{host}/console/")
 }
 

@@ -130,7 +130,7 @@ mod tests {
     use std::sync::Arc;
 
     use cairn_core::principal::{IdentityType, Role};
-    use cairn_store::{SqliteStore, Store};
+    use cairn_store::SqliteStore;
     use chrono::Utc;
     use serde_json::json;
 

@@ -130,6 +130,24 @@ async function main() {
   check((await page.textContent("h1")).includes("Logging"), "logging after start");
   await shoot("trail-logging");
 
+  // The server delivers every second: the trail page shows the latest delivery.
+  let delivered = "-";
+  for (let i = 0; i < 20 && delivered === "-"; i++) {
+    await page.waitForTimeout(500);
+    await page.reload();
+    delivered = (await page.textContent("dt:text('Last log file delivered') + dd")).trim();
+  }
+  check(delivered.endsWith("UTC"), `a delivery time is shown, got ${delivered}`);
+  await shoot("trail-delivered");
+
+  // Edit: a log file prefix.
+  await page.click("a:text('Edit')");
+  await page.waitForSelector("h1:text('Edit trail console-trail')");
+  await shoot("trail-edit");
+  await page.fill("#prefix", "audit");
+  await page.click("button:text('Save changes')");
+  await page.waitForSelector("dt:text('Log file prefix') + dd:text('audit')");
+
   // Event selectors page.
   await page.click("text=Edit event selectors");
   await page.waitForSelector("h1:text('Event selectors of console-trail')");

@@ -368,7 +368,7 @@ async fn the_console_in_a_browser() {
         }
         Err(why) => panic!("the console's browser test cannot run under CI: {why}"),
     };
-    let server = Server::start();
+    let server = Server::start_with(&["--delivery-interval", "1"]);
     add_console_user(&server, "alice", "admin");
     let shots = repo_root().join("target/console-screenshots");
     let _ = std::fs::remove_dir_all(&shots);

@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use cairn_core::audit::{SignIn, SignInOutcome, console_login_record};
 use cairn_store::{Commit, NewEvent};
@@ -73,12 +73,16 @@ fn form_markup(token: &str, next: &str, user: &str, error: Option<&str>) -> Mark
 
 fn signin_page(
     console: &Console,
+    headers: &HeaderMap,
     status: StatusCode,
     next: &str,
     user: &str,
     error: Option<&str>,
 ) -> Response {
-    let token = random_token();
+    // Keep a well-formed token the browser already has, so two open sign-in tabs both work.
+    let token = cookie(headers, SIGNIN_COOKIE)
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(random_token);
     let mut resp = views::respond(
         status,
         views::page(
@@ -95,9 +99,14 @@ fn signin_page(
 }
 
 /// `GET /console/signin`.
-pub async fn form(State(console): State<Console>, Query(q): Query<Next>) -> Response {
+pub async fn form(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Query(q): Query<Next>,
+) -> Response {
     signin_page(
         &console,
+        &headers,
         StatusCode::OK,
         safe_next(q.next.as_deref()),
         "",
@@ -134,6 +143,7 @@ pub async fn submit(State(console): State<Console>, req: axum::extract::Request)
         );
         let mut resp = signin_page(
             &console,
+            &parts.headers,
             StatusCode::TOO_MANY_REQUESTS,
             &next,
             &user,
@@ -183,6 +193,7 @@ pub async fn submit(State(console): State<Console>, req: axum::extract::Request)
         }
         _ => signin_page(
             &console,
+            &parts.headers,
             StatusCode::UNAUTHORIZED,
             &next,
             &user,

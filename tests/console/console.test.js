@@ -139,6 +139,13 @@ async function main() {
   }
   check(delivered.endsWith("UTC"), `a delivery time is shown, got ${delivered}`);
   await shoot("trail-delivered");
+  await page.goto(`${endpoint}/console/`);
+  check(await page.isVisible("td[data-label=Logging] >> text=Logging"), "the dashboard shows the trail logging");
+  await shoot("dashboard-with-trail");
+  await page.goto(`${endpoint}/console/trails`);
+  await shoot("trails-list");
+  await page.click("a:text('console-trail')");
+  await page.waitForSelector("h1:text('console-trail')");
 
   // Edit: a log file prefix.
   await page.click("a:text('Edit')");

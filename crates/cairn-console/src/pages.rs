@@ -15,7 +15,12 @@ use crate::views::{self, Nav};
 pub async fn dashboard(ctx: Ctx) -> Response {
     let trails = trail_statuses(&ctx).await;
     let events = ctx
-        .call(Operation::LookupEvents, json!({"MaxResults": 10}))
+        // Without read-only calls (the console's own page views among them), like the
+        // CloudTrail console's default event history filter.
+        .call(
+            Operation::LookupEvents,
+            json!({"MaxResults": 10, "LookupAttributes": [{"AttributeKey": "ReadOnly", "AttributeValue": "false"}]}),
+        )
         .await;
     let body = html! {
         h1 { "Dashboard" }
@@ -52,7 +57,10 @@ pub async fn dashboard(ctx: Ctx) -> Response {
             }
             @match &events {
                 Err(e) => (views::api_error(e)),
-                Ok(page) => (events_table(page["Events"].as_array().map(Vec::as_slice).unwrap_or_default())),
+                Ok(page) => {
+                    p.muted { "Changes and sign-ins; read-only events are in the event history." }
+                    (events_table(page["Events"].as_array().map(Vec::as_slice).unwrap_or_default()))
+                },
             }
         }
     };

@@ -37,6 +37,33 @@ pub struct UserKey {
     pub access_key_id: String,
     /// The secret access key.
     pub secret_access_key: SecretKey,
+    /// The web-console password as an argon2 PHC string, if the user may sign in to the console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_password: Option<PasswordHash>,
+}
+
+/// A password hash in PHC string form (`$argon2id$v=19$...`). Not a secret by itself, but an
+/// offline guessing target, so it never prints either.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// Wraps a PHC string (made by the console's password hashing).
+    pub fn new(phc: String) -> PasswordHash {
+        PasswordHash(phc)
+    }
+
+    /// The PHC string, for verification.
+    pub fn phc(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash(..)")
+    }
 }
 
 impl UserKey {
@@ -53,6 +80,7 @@ impl UserKey {
             principal_id,
             access_key_id: format!("AKIA{}", random_chars(16, UPPER_ALNUM)),
             secret_access_key: SecretKey::new(random_chars(40, SECRET_CHARS)),
+            console_password: None,
         }
     }
 
@@ -194,6 +222,30 @@ impl CredentialStore {
             .map(|k| (k.secret_access_key.clone(), k.principal(&self.account_id)))
     }
 
+    /// The user named `name` and its console password hash, for a console sign-in. A user with
+    /// several keys is the same user; the first key (by id) stands for it.
+    pub fn console_user(&self, name: &str) -> Option<(Principal, Option<PasswordHash>)> {
+        // Like `lookup`: a user not found (or without a password) re-reads a changed file at
+        // once, so a user or password just added works on the first sign-in.
+        self.refresh_if_changed(false);
+        match self.console_user_loaded(name) {
+            Some((p, Some(h))) => Some((p, Some(h))),
+            _ => {
+                self.refresh_if_changed(true);
+                self.console_user_loaded(name)
+            }
+        }
+    }
+
+    fn console_user_loaded(&self, name: &str) -> Option<(Principal, Option<PasswordHash>)> {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let mut keys: Vec<_> = state.by_key.values().filter(|k| k.name == name).collect();
+        keys.sort_by(|a, b| a.access_key_id.cmp(&b.access_key_id));
+        let password = keys.iter().find_map(|k| k.console_password.clone());
+        keys.first()
+            .map(|k| (k.principal(&self.account_id), password))
+    }
+
     /// Any admin principal, used as the caller under `--insecure-no-auth`.
     pub fn any_admin(&self) -> Option<Principal> {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
@@ -260,8 +312,13 @@ mod tests {
             Role::Auditor,
             "123456789012",
         );
+        let mut k = k;
+        k.console_password = Some(PasswordHash::new(
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        ));
         let shown = format!("{k:?}");
         assert!(!shown.contains(k.secret_access_key.expose()));
+        assert!(!shown.contains("argon2id"));
         assert!(k.access_key_id.starts_with("AKIA") && k.access_key_id.len() == 20);
         assert_eq!(k.secret_access_key.expose().len(), 40);
     }

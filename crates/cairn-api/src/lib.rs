@@ -11,15 +11,17 @@
 //! |---|---|---|
 //! | `POST /` with `X-Amz-Target` | CloudTrail, AWS JSON 1.1 | `cloudtrail` |
 //! | `POST /PutAuditEvents` | cloudtrail-data, REST-JSON | `cloudtrail-data` |
-//! | (later) `/console/...` | HTML | session cookie |
+//! | `/console/...` (the `cairn-console` crate, merged by the binary) | HTML | session cookie |
 //! | `GET /`; `GET`/`HEAD`/`PUT` on any other path | S3 REST, path-style ([`s3`]) | `s3` |
 //!
 //! A CloudTrail call passes, outermost first: request id → body limit → SigV4 → JSON 1.1 framing
 //! → audit (authorize, run, record, commit) → the operation handler. See [`layers`].
+//! [`in_process::call`] runs the same pipeline minus SigV4 for the web console's signed-in users.
 
 pub mod buckets;
 pub mod credentials;
 mod error;
+pub mod in_process;
 pub mod layers;
 pub mod model_check;
 mod ops;

@@ -73,12 +73,44 @@ pub struct ApiCall<'a> {
     pub resources: &'a [(String, String)],
 }
 
+/// A web-console session a call was made from: AWS marks such calls with
+/// `sessionCredentialFromConsole` and a `userIdentity.sessionContext`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    /// When the user signed in (the session's credentials were issued).
+    pub creation_date: DateTime<Utc>,
+}
+
+impl ConsoleSession {
+    /// The `sessionContext` of a console user's `userIdentity` (no MFA in Cairn's console).
+    pub fn session_context(&self) -> Value {
+        json!({
+            "sessionIssuer": {},
+            "webIdFederationData": {},
+            "attributes": {
+                "creationDate": format_event_time(self.creation_date),
+                "mfaAuthenticated": "false",
+            },
+        })
+    }
+}
+
 /// The CloudTrail record of `call`, as a JSON object in CloudTrail's field order.
 pub fn api_call_record(call: &ApiCall<'_>) -> Value {
+    api_call_record_from(call, None)
+}
+
+/// The CloudTrail record of `call`, made from `console` if it came from a web-console session
+/// (`None` is [`api_call_record`]).
+pub fn api_call_record_from(call: &ApiCall<'_>, console: Option<&ConsoleSession>) -> Value {
     let op = call.operation;
     let mut r = Map::new();
     r.insert("eventVersion".into(), json!(EVENT_VERSION));
-    r.insert("userIdentity".into(), call.principal.user_identity());
+    let mut identity = call.principal.user_identity();
+    if let (Some(session), Value::Object(m)) = (console, &mut identity) {
+        m.insert("sessionContext".into(), session.session_context());
+    }
+    r.insert("userIdentity".into(), identity);
     r.insert(
         "eventTime".into(),
         json!(format_event_time(call.event_time)),
@@ -130,6 +162,116 @@ pub fn api_call_record(call: &ApiCall<'_>) -> Value {
         json!(if management { "Management" } else { "Data" }),
     );
     if let Some(tls) = call.tls {
+        let mut t = Map::new();
+        t.insert("tlsVersion".into(), json!(tls.tls_version));
+        t.insert("cipherSuite".into(), json!(tls.cipher_suite));
+        if let Some(host) = &tls.client_provided_host_header {
+            t.insert("clientProvidedHostHeader".into(), json!(host));
+        }
+        r.insert("tlsDetails".into(), Value::Object(t));
+    }
+    if console.is_some() {
+        // A string, as AWS writes it.
+        r.insert("sessionCredentialFromConsole".into(), json!("true"));
+    }
+    Value::Object(r)
+}
+
+/// The name AWS writes as `userName` of a failed sign-in whose user does not exist, so the log
+/// does not collect passwords typed into the user-name field.
+pub const HIDDEN_USER_NAME: &str = "HIDDEN_DUE_TO_SECURITY_REASONS";
+
+/// How a console sign-in ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignInOutcome<'a> {
+    /// The password was right: the principal signed in.
+    Success(&'a Principal),
+    /// A known user gave a wrong password.
+    WrongPassword(&'a Principal),
+    /// No such user (or one without a console password): recorded with a hidden user name.
+    UnknownUser,
+}
+
+/// Everything known about one console sign-in attempt.
+#[derive(Debug, Clone)]
+pub struct SignIn<'a> {
+    /// Success or why not.
+    pub outcome: SignInOutcome<'a>,
+    /// When it happened.
+    pub event_time: DateTime<Utc>,
+    /// The region the server answers for by default.
+    pub region: &'a str,
+    /// The browser's address.
+    pub source_ip: &'a str,
+    /// The browser's `User-Agent`.
+    pub user_agent: Option<&'a str>,
+    /// The console URL the user was signing in to (`additionalEventData.LoginTo`).
+    pub login_to: &'a str,
+    /// A fresh unique id for this record.
+    pub event_id: &'a str,
+    /// The account that owns the record.
+    pub recipient_account_id: &'a str,
+    /// Set when the sign-in came over TLS.
+    pub tls: Option<&'a TlsFacts>,
+}
+
+/// The `ConsoleLogin` record of a sign-in attempt, the way AWS sign-in writes it: event type
+/// `AwsConsoleSignIn`, no request parameters, `responseElements.ConsoleLogin` `Success` or
+/// `Failure`, and `errorMessage` `Failed authentication` on failure (no `errorCode`).
+pub fn console_login_record(s: &SignIn<'_>) -> Value {
+    let identity = match &s.outcome {
+        SignInOutcome::Success(p) => {
+            let mut id = p.user_identity();
+            // The sign-in itself is made with no access key.
+            id["accessKeyId"] = json!("");
+            id
+        }
+        SignInOutcome::WrongPassword(p) => {
+            let mut id = p.user_identity();
+            if let Value::Object(m) = &mut id {
+                m.remove("arn");
+            }
+            id["accessKeyId"] = json!("");
+            id
+        }
+        SignInOutcome::UnknownUser => json!({
+            "type": "IAMUser",
+            "accountId": s.recipient_account_id,
+            "accessKeyId": "",
+            "userName": HIDDEN_USER_NAME,
+        }),
+    };
+    let success = matches!(s.outcome, SignInOutcome::Success(_));
+    let mut r = Map::new();
+    r.insert("eventVersion".into(), json!(EVENT_VERSION));
+    r.insert("userIdentity".into(), identity);
+    r.insert("eventTime".into(), json!(format_event_time(s.event_time)));
+    r.insert("eventSource".into(), json!("signin.amazonaws.com"));
+    r.insert("eventName".into(), json!("ConsoleLogin"));
+    r.insert("awsRegion".into(), json!(s.region));
+    r.insert("sourceIPAddress".into(), json!(s.source_ip));
+    if let Some(ua) = s.user_agent {
+        r.insert("userAgent".into(), json!(truncate(ua, 1024)));
+    }
+    if !success {
+        r.insert("errorMessage".into(), json!("Failed authentication"));
+    }
+    r.insert("requestParameters".into(), Value::Null);
+    r.insert(
+        "responseElements".into(),
+        json!({"ConsoleLogin": if success { "Success" } else { "Failure" }}),
+    );
+    r.insert(
+        "additionalEventData".into(),
+        json!({"LoginTo": s.login_to, "MobileVersion": "No", "MFAUsed": "No"}),
+    );
+    r.insert("eventID".into(), json!(s.event_id));
+    r.insert("readOnly".into(), json!(false));
+    r.insert("eventType".into(), json!("AwsConsoleSignIn"));
+    r.insert("managementEvent".into(), json!(true));
+    r.insert("recipientAccountId".into(), json!(s.recipient_account_id));
+    r.insert("eventCategory".into(), json!("Management"));
+    if let Some(tls) = s.tls {
         let mut t = Map::new();
         t.insert("tlsVersion".into(), json!(tls.tls_version));
         t.insert("cipherSuite".into(), json!(tls.cipher_suite));
@@ -311,6 +453,81 @@ mod tests {
         assert_eq!(rec["eventSource"], "cloudtrail-data.amazonaws.com");
         assert_eq!(rec["resources"][0]["type"], "AWS::CloudTrail::Channel");
         assert_eq!(rec["resources"][0]["ARN"], channel[0].1);
+    }
+
+    #[test]
+    fn console_calls_carry_the_session_context() {
+        let p = principal();
+        let session = ConsoleSession {
+            creation_date: Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap(),
+        };
+        let c = call(
+            &p,
+            Operation::StartLogging,
+            CallOutcome::Success { response: None },
+            None,
+        );
+        let rec = api_call_record_from(&c, Some(&session));
+        assert_eq!(rec["sessionCredentialFromConsole"], "true");
+        let attrs = &rec["userIdentity"]["sessionContext"]["attributes"];
+        assert_eq!(attrs["creationDate"], "2026-11-23T08:00:00Z");
+        assert_eq!(attrs["mfaAuthenticated"], "false");
+        assert_eq!(rec["userIdentity"]["userName"], "auditor1");
+        let plain = api_call_record(&c);
+        assert!(plain.get("sessionCredentialFromConsole").is_none());
+        assert!(plain["userIdentity"].get("sessionContext").is_none());
+    }
+
+    fn sign_in<'a>(outcome: SignInOutcome<'a>) -> SignIn<'a> {
+        SignIn {
+            outcome,
+            event_time: Utc.with_ymd_and_hms(2026, 11, 23, 8, 15, 2).unwrap(),
+            region: "us-east-1",
+            source_ip: "192.0.2.1",
+            user_agent: Some("Mozilla/5.0"),
+            login_to: "http://localhost:4590/console/",
+            event_id: "evt-1",
+            recipient_account_id: "123456789012",
+            tls: None,
+        }
+    }
+
+    #[test]
+    fn console_login_success_has_aws_shape() {
+        let p = principal();
+        let rec = console_login_record(&sign_in(SignInOutcome::Success(&p)));
+        assert_eq!(rec["eventSource"], "signin.amazonaws.com");
+        assert_eq!(rec["eventName"], "ConsoleLogin");
+        assert_eq!(rec["eventType"], "AwsConsoleSignIn");
+        assert_eq!(rec["readOnly"], false);
+        assert_eq!(rec["managementEvent"], true);
+        assert_eq!(rec["eventCategory"], "Management");
+        assert_eq!(rec["requestParameters"], Value::Null);
+        assert_eq!(rec["responseElements"], json!({"ConsoleLogin": "Success"}));
+        assert_eq!(
+            rec["additionalEventData"],
+            json!({"LoginTo": "http://localhost:4590/console/", "MobileVersion": "No", "MFAUsed": "No"})
+        );
+        assert_eq!(rec["userIdentity"]["userName"], "auditor1");
+        assert_eq!(rec["userIdentity"]["accessKeyId"], "");
+        assert!(rec.get("errorMessage").is_none());
+        assert!(rec.get("errorCode").is_none());
+        // The record is one the typed model takes.
+        crate::record::EventRecord::from_json(&rec.to_string()).unwrap();
+    }
+
+    #[test]
+    fn console_login_failures_hide_unknown_user_names() {
+        let p = principal();
+        let wrong = console_login_record(&sign_in(SignInOutcome::WrongPassword(&p)));
+        assert_eq!(wrong["responseElements"]["ConsoleLogin"], "Failure");
+        assert_eq!(wrong["errorMessage"], "Failed authentication");
+        assert_eq!(wrong["userIdentity"]["userName"], "auditor1");
+        assert!(wrong["userIdentity"].get("arn").is_none());
+        let unknown = console_login_record(&sign_in(SignInOutcome::UnknownUser));
+        assert_eq!(unknown["userIdentity"]["userName"], HIDDEN_USER_NAME);
+        assert_eq!(unknown["userIdentity"]["accountId"], "123456789012");
+        assert_eq!(unknown["responseElements"]["ConsoleLogin"], "Failure");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use cairn_core::history_csv::{HistoryRow, to_csv};
 use cairn_core::record::{EventRecord, format_event_time};
 use cairn_store::{EventIndex, HistoryKind, LookupFilter, LookupQuery, SqliteStore, Store};
 use chrono::{DateTime, Utc};
@@ -121,24 +122,8 @@ pub fn run(args: LookupArgs) -> anyhow::Result<()> {
             writeln!(out)?;
         }
         Format::Csv => {
-            writeln!(
-                out,
-                "Event ID,Event time,User name,Event name,Event source,Read only,AWS access key,Resources"
-            )?;
-            for r in &rows {
-                let fields = [
-                    &r.id,
-                    &r.time,
-                    &r.user,
-                    &r.name,
-                    &r.source,
-                    &r.read_only,
-                    &r.access_key,
-                    &r.resources,
-                ];
-                let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-                writeln!(out, "{}", line.join(","))?;
-            }
+            let rows: Vec<HistoryRow> = rows.iter().map(Row::history_row).collect();
+            out.write_all(to_csv(&rows).as_bytes())?;
         }
     }
     Ok(())
@@ -154,6 +139,21 @@ struct Row {
     access_key: String,
     resources: String,
     record: String,
+}
+
+impl Row {
+    fn history_row(&self) -> HistoryRow {
+        HistoryRow {
+            id: self.id.clone(),
+            time: self.time.clone(),
+            user: self.user.clone(),
+            name: self.name.clone(),
+            source: self.source.clone(),
+            read_only: self.read_only.clone(),
+            access_key: self.access_key.clone(),
+            resources: self.resources.clone(),
+        }
+    }
 }
 
 fn print_table(out: &mut impl std::io::Write, rows: &[Row]) -> std::io::Result<()> {
@@ -190,15 +190,6 @@ fn print_table(out: &mut impl std::io::Write, rows: &[Row]) -> std::io::Result<(
     Ok(())
 }
 
-/// RFC 4180 quoting.
-fn csv_field(v: &str) -> String {
-    if v.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v.to_string()
-    }
-}
-
 fn parse_attribute(a: &str) -> anyhow::Result<LookupFilter> {
     let Some((key, value)) = a.split_once('=') else {
         bail!("attribute {a:?} must be KEY=VALUE");
@@ -228,7 +219,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn attributes_and_csv() {
+    fn attributes() {
         assert_eq!(
             parse_attribute("Username=alice").unwrap(),
             LookupFilter::Username("alice".into())
@@ -240,8 +231,5 @@ mod tests {
         assert!(parse_attribute("ReadOnly=maybe").is_err());
         assert!(parse_attribute("Color=red").is_err());
         assert!(parse_attribute("Username").is_err());
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("plain"), "plain");
     }
 }

@@ -49,6 +49,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             principal_id: format!("AIDA{}", u.access_key_id.trim_start_matches("AKIA")),
             access_key_id: u.access_key_id.clone(),
             secret_access_key: SecretKey::new(u.secret_access_key.clone()),
+            console_password: None,
         })
         .collect();
     let generated = match &settings.admin_key {
@@ -60,6 +61,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
                 principal_id: account_id.clone(),
                 access_key_id: id.clone(),
                 secret_access_key: SecretKey::new(secret.clone()),
+                console_password: None,
             });
             None
         }
@@ -125,12 +127,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     );
     let delivery_task = tokio::spawn(delivery.run(delivery_stopped));
     let state = AppState::new(store, credentials, config, buckets, keys);
-    let app = cairn_api::router(state);
-
     let tls = match &settings.tls {
         Some((cert, key)) => Some(crate::tls::acceptor(cert, key)?),
         None => None,
     };
+    // The console's explicit /console routes take priority over the S3 API's wildcards.
+    let console = cairn_console::Console::new(state.clone(), tls.is_some());
+    let app = cairn_api::router(state).merge(cairn_console::routes(console));
+
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;

@@ -15,7 +15,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use cairn_core::audit::{ApiCall, CallOutcome, api_call_record};
+use cairn_core::audit::{ApiCall, CallOutcome, ConsoleSession, api_call_record_from};
 use cairn_core::operation::{Access, Operation};
 use cairn_core::principal::Principal;
 use cairn_store::{CatalogWrite, Commit, NewEvent};
@@ -126,6 +126,7 @@ struct CallFacts {
     connection: Option<ConnectionInfo>,
     user_agent: Option<String>,
     host: Option<String>,
+    console: Option<ConsoleSession>,
 }
 
 impl CallFacts {
@@ -144,6 +145,7 @@ impl CallFacts {
             connection: ext.get::<ConnectionInfo>().cloned(),
             user_agent: header_text(req.headers(), header::USER_AGENT.as_str()),
             host: header_text(req.headers(), header::HOST.as_str()),
+            console: ext.get::<ConsoleSession>().cloned(),
         })
     }
 }
@@ -208,21 +210,24 @@ async fn finish(
         },
     };
     let now = state.clock.now();
-    let record = api_call_record(&ApiCall {
-        principal: &facts.principal,
-        operation: facts.operation,
-        event_time: now,
-        region: &facts.region,
-        source_ip: &source_ip,
-        user_agent: facts.user_agent.as_deref(),
-        request_parameters: Some(&facts.request),
-        outcome: call_outcome,
-        request_id: &facts.request_id,
-        event_id: &event_id,
-        recipient_account_id: &state.config.account_id,
-        tls: tls.as_ref(),
-        resources: &resources,
-    });
+    let record = api_call_record_from(
+        &ApiCall {
+            principal: &facts.principal,
+            operation: facts.operation,
+            event_time: now,
+            region: &facts.region,
+            source_ip: &source_ip,
+            user_agent: facts.user_agent.as_deref(),
+            request_parameters: Some(&facts.request),
+            outcome: call_outcome,
+            request_id: &facts.request_id,
+            event_id: &event_id,
+            recipient_account_id: &state.config.account_id,
+            tls: tls.as_ref(),
+            resources: &resources,
+        },
+        facts.console.as_ref(),
+    );
     let event = match NewEvent::from_record_value(&record, now.timestamp_millis()) {
         Ok(e) => e,
         Err(e) => {

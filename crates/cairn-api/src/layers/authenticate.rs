@@ -24,6 +24,12 @@ pub struct Authenticated {
 }
 
 impl Authenticated {
+    /// A principal the server has authenticated by other means — a web-console session — for
+    /// [`crate::in_process`]. Crate-private: only this crate's code paths make callers.
+    pub(crate) fn trusted(principal: Principal, region: String) -> Authenticated {
+        Authenticated { principal, region }
+    }
+
     /// The verified caller.
     pub fn principal(&self) -> &Principal {
         &self.principal

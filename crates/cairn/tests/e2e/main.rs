@@ -8,6 +8,7 @@ mod util;
 mod audit;
 mod auth;
 mod awscli;
+mod console;
 mod crash;
 mod delivery;
 mod history;

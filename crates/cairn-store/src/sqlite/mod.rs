@@ -1,18 +1,23 @@
 //! The embedded store: one SQLite file in the data dir.
 //!
-//! # Schema (user_version 1)
+//! # Schema (user_version 2)
 //!
 //! ```text
 //! events(seq INTEGER PRIMARY KEY,      -- assigned by the writer: last + 1, no gaps
-//!        event_id TEXT UNIQUE,         -- the record's eventID
-//!        received_at INTEGER,          -- Unix ms when Cairn received it (retention clock)
-//!        event_time INTEGER,           -- eventTime, Unix s (lookup time range)
-//!        event_name, event_source, read_only, username, access_key_id, event_category,
-//!        record TEXT)                  -- the full record, as given
-//! event_resources(seq, resource_type, resource_name)   -- LookupEvents resource attributes
+//!        id_hash,                      -- 64-bit hash of the eventID (index events_id)
+//!        received_at,                  -- Unix ms when Cairn received it (retention clock)
+//!        history, event_time, imported,
+//!        event_id TEXT,                -- the record's eventID
+//!        keys BLOB,                    -- the event's lookup keys, packed (for retention)
+//!        record BLOB)                  -- the full record: zstd + built-in dictionary, lossless
+//! lookup_keys(k, v, t, seq) WITHOUT ROWID  -- every LookupEvents key of every event, one B-tree
 //! catalog(namespace, key, value)       -- JSON documents: trails, tags, channels, ...
 //! checkpoints(consumer PRIMARY KEY, position)
 //! ```
+//!
+//! Three B-trees are written per event (the log, its eventID index, the lookup keys); the
+//! encodings are in [`encode`]. Compression and hashing happen on the committing caller's
+//! thread, before the commit reaches the writer.
 //!
 //! # Durability and group commit
 //!
@@ -24,6 +29,7 @@
 //!
 //! Reads use a small pool of separate read-only connections; WAL lets them run beside the writer.
 
+mod encode;
 mod lookup;
 mod reader;
 mod schema;
@@ -114,6 +120,9 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
+        // Compression and key hashing run here, on the caller's thread: the writer thread only
+        // inserts.
+        let commit = writer::PreparedCommit::of(commit)?;
         self.send(|reply| Job::Commit { commit, reply }).await
     }
 

@@ -347,3 +347,41 @@ mod tests {
         assert!(event_keys(&outside).is_empty());
     }
 }
+
+#[cfg(test)]
+mod speed {
+    /// `CAIRN_RECORDS=file.jsonl cargo test --release -p cairn-store encode_speed -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn encode_speed() {
+        let path = std::env::var("CAIRN_RECORDS").unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
+        let records: Vec<&str> = text.lines().collect();
+        let raw: usize = records.iter().map(|r| r.len()).sum();
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            let mut stored = 0;
+            for _ in 0..5 {
+                for r in &records {
+                    stored += super::encode_record(r).unwrap().len();
+                }
+            }
+            let per = t.elapsed() / (5 * records.len() as u32);
+            println!(
+                "{} records, {:.2}x, {:?} per record encode",
+                records.len(),
+                (5 * raw) as f64 / stored as f64,
+                per
+            );
+            let enc: Vec<Vec<u8>> = records
+                .iter()
+                .map(|r| super::encode_record(r).unwrap())
+                .collect();
+            let t = std::time::Instant::now();
+            for e in &enc {
+                std::hint::black_box(super::decode_record(e).unwrap());
+            }
+            println!("{:?} per record decode", t.elapsed() / records.len() as u32);
+        }
+    }
+}

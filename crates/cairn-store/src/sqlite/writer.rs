@@ -141,6 +141,8 @@ impl Job {
 }
 
 pub(super) fn spawn(conn: Connection) -> Result<mpsc::Sender<Job>, StoreError> {
+    // Room for the multi-row key inserts of every length besides the other statements.
+    conn.set_prepared_statement_cache_capacity(KEYS_PER_STATEMENT + 32);
     let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
     let (tx, rx) = mpsc::channel::<Job>();
     std::thread::Builder::new()
@@ -290,9 +292,9 @@ fn apply_commit(
                              keys, record)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    let mut insert_key = conn.prepare_cached(
-        "INSERT OR IGNORE INTO lookup_keys (k, v, t, seq) VALUES (?1, ?2, ?3, ?4)",
-    )?;
+    // The lookup keys of the commit's new events, inserted at the end in key order: neighbours
+    // land on the same leaf, and one statement inserts many rows.
+    let mut keys: Vec<(i64, i64, i64, i64)> = Vec::new();
     for event in &commit.events {
         if is_present(&mut same_id, event)? {
             match commit.duplicates {
@@ -323,14 +325,51 @@ fn apply_commit(
             event.packed_keys,
             event.record,
         ])?;
-        for &(k, v) in &event.keys {
-            insert_key.execute(params![k, v, event.event_time, seq as i64])?;
-        }
+        keys.extend(
+            event
+                .keys
+                .iter()
+                .map(|&(k, v)| (k, v, event.event_time, seq as i64)),
+        );
         *last_seq = seq;
         seqs.push(Some(seq));
     }
+    insert_keys(conn, &mut keys)?;
     apply_catalog(conn, &commit.catalog)?;
     Ok(CommitReceipt { seqs })
+}
+
+/// Rows per multi-row INSERT into `lookup_keys`.
+const KEYS_PER_STATEMENT: usize = 64;
+
+/// Inserts lookup keys, sorted, [`KEYS_PER_STATEMENT`] rows per statement.
+fn insert_keys(conn: &Connection, keys: &mut [(i64, i64, i64, i64)]) -> Result<(), StoreError> {
+    keys.sort_unstable();
+    let sql = |n: usize| {
+        let mut sql = String::from("INSERT OR IGNORE INTO lookup_keys (k, v, t, seq) VALUES ");
+        for i in 0..n {
+            sql.push_str(if i == 0 { "(?,?,?,?)" } else { ",(?,?,?,?)" });
+        }
+        sql
+    };
+    let mut chunks = keys.chunks_exact(KEYS_PER_STATEMENT);
+    if chunks.len() > 0 {
+        let mut full = conn.prepare_cached(&sql(KEYS_PER_STATEMENT))?;
+        for chunk in &mut chunks {
+            full.execute(rusqlite::params_from_iter(
+                chunk.iter().flat_map(|&(k, v, t, s)| [k, v, t, s]),
+            ))?;
+        }
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        // Cached per length: commits of one event have a handful of keys.
+        conn.prepare_cached(&sql(rest.len()))?
+            .execute(rusqlite::params_from_iter(
+                rest.iter().flat_map(|&(k, v, t, s)| [k, v, t, s]),
+            ))?;
+    }
+    Ok(())
 }
 
 /// Whether an event with this `eventID` is in the log (or earlier in this transaction).

@@ -14,8 +14,9 @@
 //!   (n²/2^65 in general: 3·10⁻⁶ at ten million distinct values).
 //! - The event's own keys are also kept packed in its row (`keys`), so retention deletes them
 //!   exactly without an index by `seq`.
-//! - The `eventID` is indexed by the same 64-bit hash (`events_id`), a third of the size of a
-//!   text index: imported AWS ids are random, so this index is written all over.
+//! - The `eventID` is indexed by a 64-bit key ([`id_key`], `events_id`), a third of the size of
+//!   a text index. Cairn's own ids are UUIDv7, whose keys follow time (appended at the index's
+//!   right edge); imported AWS ids are random UUIDs, so for them this index is written all over.
 
 use std::cell::RefCell;
 use std::sync::LazyLock;
@@ -119,6 +120,31 @@ pub(super) fn decode_record(stored: &[u8]) -> Result<String, StoreError> {
 pub(super) fn value_id(text: &str) -> i64 {
     let digest = Sha256::digest(text.as_bytes());
     i64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+/// The `id_hash` of an `eventID`: for a UUID, its first 48 bits (a UUIDv7's millisecond
+/// timestamp) followed by 16 bits of the id's SHA-256, so time-ordered ids (Cairn's own) are
+/// appended at the right edge of the index instead of being scattered over it by the hash; any
+/// other id: the first 8 bytes of its SHA-256. Ids sharing a key are told apart by the writer,
+/// which compares the ids of the rows it finds.
+pub(super) fn id_key(id: &str) -> i64 {
+    let digest = Sha256::digest(id.as_bytes());
+    let b = id.as_bytes();
+    let uuid_shaped = b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        });
+    if !uuid_shaped {
+        return i64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
+    }
+    let mut high = 0u64;
+    for c in b[..8].iter().chain(&b[9..13]) {
+        high = (high << 4) | u64::from(char::from(*c).to_digit(16).unwrap_or(0));
+    }
+    let low = u64::from(u16::from_le_bytes([digest[0], digest[1]]));
+    // Flip the sign bit so the signed order of the keys is the order of the timestamps.
+    ((high << 16 | low) ^ (1 << 63)) as i64
 }
 
 /// Lookup attributes (the low 4 bits of a key's `k`).
@@ -231,7 +257,7 @@ impl EncodedEvent {
         let ix = &event.index;
         let keys = event_keys(ix);
         Ok(EncodedEvent {
-            id_hash: value_id(&event.event_id),
+            id_hash: id_key(&event.event_id),
             received_at_ms: event.received_at_ms,
             history: ix.history.code(),
             event_time: ix
@@ -304,6 +330,23 @@ mod tests {
             i64::from_le_bytes([0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14])
         );
         assert_ne!(value_id("alice"), value_id("bob"));
+    }
+
+    #[test]
+    fn time_ordered_ids_keep_their_order() {
+        let a = id_key("019ab0c0-0000-7000-8000-000000000000");
+        let b = id_key("019ab0c0-0001-7000-8000-000000000000");
+        let c = id_key("f19ab0c0-0000-7000-8000-000000000000");
+        assert!(a < b && b < c, "{a} {b} {c}");
+        assert_ne!(
+            id_key("019ab0c0-0000-7000-8000-000000000001"),
+            id_key("019ab0c0-0000-7000-8000-000000000002"),
+        );
+        assert_eq!(id_key("import-abc"), value_id("import-abc"));
+        assert_eq!(
+            id_key("019ab0c0-0000-7000-8000-00000000000"),
+            value_id("019ab0c0-0000-7000-8000-00000000000")
+        );
     }
 
     #[test]

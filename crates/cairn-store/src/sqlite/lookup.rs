@@ -9,7 +9,7 @@
 use rusqlite::Connection;
 use rusqlite::types::Value as Sql;
 
-use super::encode::{filter_key, time_key, value_id};
+use super::encode::{filter_key, id_key, time_key};
 use crate::{LookedUpEvent, LookupFilter, LookupQuery, StoreError};
 
 pub(super) fn run(conn: &Connection, q: &LookupQuery) -> Result<Vec<LookedUpEvent>, StoreError> {
@@ -26,7 +26,7 @@ pub(super) fn run(conn: &Connection, q: &LookupQuery) -> Result<Vec<LookedUpEven
                 "SELECT e.seq, e.event_id, e.received_at, e.record, e.imported, e.event_time \
                  FROM events e WHERE e.id_hash = ? AND e.event_id = ? AND e.history = ?",
             );
-            args.push(Sql::Integer(value_id(id)));
+            args.push(Sql::Integer(id_key(id)));
             args.push(Sql::Text(id.clone()));
             args.push(Sql::Integer(q.history.code()));
             ("e.event_time", "e.seq")

@@ -83,7 +83,7 @@ pub(super) fn event_by_id(conn: &Connection, id: &str) -> Result<Option<StoredEv
     let mut stmt = conn.prepare_cached(
         "SELECT seq, event_id, received_at, record, imported FROM events WHERE id_hash = ?1 AND event_id = ?2",
     )?;
-    Ok(collect(stmt.query(params![super::encode::value_id(id), id])?)?.pop())
+    Ok(collect(stmt.query(params![super::encode::id_key(id), id])?)?.pop())
 }
 
 pub(super) fn last_seq(conn: &Connection) -> Result<u64, StoreError> {

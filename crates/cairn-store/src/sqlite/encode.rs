@@ -31,8 +31,10 @@ pub(super) const RAW: u8 = 0;
 /// a new dictionary gets a new tag and this one stays for reading).
 pub(super) const ZSTD_DICT1: u8 = 1;
 
-/// zstd level: level 1 compresses ~3× faster than 3 with the dictionary doing most of the work.
-const LEVEL: i32 = 1;
+/// zstd level: a fast negative level (no entropy coding of literals) — on the sample logs 2.0×
+/// smaller at ~5 µs per 1.3 KB record, against 2.6× at ~9–12 µs for level 1. On two shared cores
+/// the CPU is what bulk appends run out of (PutAuditEvents: ~12% less server CPU per event).
+const LEVEL: i32 = -5;
 
 /// Typical CloudTrail record text (written by hand, not taken from any benchmark input): zstd
 /// finds the keys, punctuation and common values of a small record here.
@@ -294,7 +296,7 @@ mod tests {
         let stored = encode_record(RECORD).unwrap();
         assert_eq!(stored[0], ZSTD_DICT1);
         assert!(
-            stored.len() * 3 < RECORD.len(),
+            stored.len() * 2 < RECORD.len(),
             "{} of {}",
             stored.len(),
             RECORD.len()

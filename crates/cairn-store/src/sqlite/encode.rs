@@ -8,10 +8,9 @@
 //! - Lookup values (names, sources, users, keys, resources) are not stored as text in any index:
 //!   each becomes a 64-bit value id, the first 8 bytes of its SHA-256. All lookup keys of an event
 //!   live in one B-tree, `lookup_keys(k, v, t, seq)`, with `k = history * 16 + attribute`.
-//!   A different value with the same id would make a lookup return an extra event; for a 64-bit
-//!   truncation of SHA-256 that needs ~2^64 work to aim at a given value and ~2^32 distinct
-//!   values of one attribute to happen by chance with probability 2^-1 at 2^32 values
-//!   (n²/2^65 in general: 3·10⁻⁶ at ten million distinct values).
+//!   A different value with the same id would make a lookup return an extra event: aiming at a
+//!   given value takes ~2^64 SHA-256 evaluations, and by chance n distinct values of one
+//!   attribute share an id with probability ~n²/2^65 (3·10⁻⁶ at ten million).
 //! - The event's own keys are also kept packed in its row (`keys`), so retention deletes them
 //!   exactly without an index by `seq`.
 //! - The `eventID` is indexed by a 64-bit key ([`id_key`], `events_id`), a third of the size of

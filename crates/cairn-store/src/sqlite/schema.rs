@@ -49,9 +49,9 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 /// `synchronous=FULL` in WAL mode fsyncs the WAL on every commit: that is what makes an
 /// acknowledged event durable. Never lower it — an audit log has no lossy mode.
 pub(super) fn prepare_writer(conn: &Connection) -> Result<(), StoreError> {
-    // 8 KiB pages: fewer WAL frames per commit for ~1-2 KB records and seven B-trees, without
-    // rewriting too much per small commit (measured: 4 KiB 25k, 16 KiB 45k, 8 KiB 65k
-    // PutAuditEvents events/s). Only takes effect when the file is created.
+    // 8 KiB pages: measured with the schema-1 layout (4 KiB 25k, 16 KiB 45k, 8 KiB 65k
+    // PutAuditEvents events/s); with schema 2, 4 KiB and 8 KiB were within the noise of a shared
+    // machine at 1 and 64 appending writers. Only takes effect when the file is created.
     conn.pragma_update(None, "page_size", 8192)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;

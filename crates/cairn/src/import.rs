@@ -57,7 +57,7 @@ pub struct ImportArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
     pub max_file_bytes: u64,
     /// Events per commit.
-    #[arg(long, value_name = "EVENTS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "EVENTS", default_value_t = 20000, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch: u64,
     /// Threads that read and parse files [default: one per core].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]

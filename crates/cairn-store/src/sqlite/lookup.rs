@@ -1,67 +1,53 @@
-//! Event-history lookups as SQL over the per-attribute indexes.
+//! Event-history lookups as SQL over the `lookup_keys` B-tree.
 //!
-//! Every query is a backward range scan of one index — `(history, <attribute>, event_time, seq)`,
-//! or `(history, event_time, seq)` without an attribute — from the page cursor (or the end of
-//! the time range) towards the start, stopping after `limit` rows. A resource condition drives
-//! the scan from `event_resources`; further conditions are checked on the joined rows.
+//! Every query is one backward range scan of `lookup_keys` at one `(k, v)` — the first
+//! attribute's key, or the history's time key without an attribute — from the page cursor (or
+//! the end of the time range) towards the start, stopping after `limit` rows. Further attribute
+//! conditions are point lookups of the same event's keys. An `EventId` condition instead drives
+//! the query from the `eventID` index (at most a handful of rows).
 
 use rusqlite::Connection;
 use rusqlite::types::Value as Sql;
 
-use crate::{LookedUpEvent, LookupFilter, LookupQuery, StoreError, StoredEvent};
+use super::encode::{filter_key, id_key, time_key};
+use crate::{LookedUpEvent, LookupFilter, LookupQuery, StoreError};
 
 pub(super) fn run(conn: &Connection, q: &LookupQuery) -> Result<Vec<LookedUpEvent>, StoreError> {
     let mut sql = String::new();
     let mut args: Vec<Sql> = Vec::new();
-    // The driving table: a resource condition if there is one, else the events table.
-    let driver = q.filters.iter().position(|f| {
-        matches!(
-            f,
-            LookupFilter::ResourceName(_) | LookupFilter::ResourceType(_)
-        )
+    let by_id = q.filters.iter().find_map(|f| match f {
+        LookupFilter::EventId(id) => Some(id),
+        _ => None,
     });
-    let t = match driver {
-        Some(i) => {
-            let (col, value) = match &q.filters[i] {
-                LookupFilter::ResourceName(v) => ("resource_name", v),
-                LookupFilter::ResourceType(v) => ("resource_type", v),
-                _ => unreachable!("driver is a resource filter"),
-            };
+    // The (time, seq) columns of the driving table.
+    let (t, s) = match by_id {
+        Some(id) => {
             sql.push_str(
-                "SELECT DISTINCT e.seq, e.event_id, e.received_at, e.record, r.event_time, e.imported \
-                 FROM event_resources r JOIN events e ON e.seq = r.seq WHERE r.history = ?",
+                "SELECT e.seq, e.event_id, e.received_at, e.record, e.imported, e.event_time \
+                 FROM events e WHERE e.id_hash = ? AND e.event_id = ? AND e.history = ?",
             );
+            args.push(Sql::Integer(id_key(id)));
+            args.push(Sql::Text(id.clone()));
             args.push(Sql::Integer(q.history.code()));
-            sql.push_str(&format!(" AND r.{col} = ?"));
-            args.push(Sql::Text(value.clone()));
-            "r"
+            ("e.event_time", "e.seq")
         }
         None => {
-            // Name the index of the first attribute: without statistics SQLite may otherwise
-            // scan the day's range of the time index and test every row (measured: 10 ms at
-            // 1M events instead of 0.3 ms).
-            let index = q.filters.first().and_then(|f| match f {
-                LookupFilter::EventName(_) => Some("events_name"),
-                LookupFilter::EventSource(_) => Some("events_source"),
-                LookupFilter::Username(_) => Some("events_user"),
-                LookupFilter::AccessKeyId(_) => Some("events_key"),
-                LookupFilter::ReadOnly(_) => Some("events_ro"),
-                LookupFilter::EventId(_)
-                | LookupFilter::ResourceName(_)
-                | LookupFilter::ResourceType(_) => None,
-            });
-            let indexed_by = index
-                .map(|i| format!(" INDEXED BY {i}"))
-                .unwrap_or_default();
-            sql.push_str(&format!(
-                "SELECT e.seq, e.event_id, e.received_at, e.record, e.event_time, e.imported FROM events e{indexed_by} WHERE e.history = ?",
-            ));
-            args.push(Sql::Integer(q.history.code()));
-            "e"
+            let (k, v) = q
+                .filters
+                .iter()
+                .find_map(|f| filter_key(q.history, f))
+                .unwrap_or_else(|| time_key(q.history));
+            sql.push_str(
+                "SELECT e.seq, e.event_id, e.received_at, e.record, e.imported, d.t \
+                 FROM lookup_keys d JOIN events e ON e.seq = d.seq WHERE d.k = ? AND d.v = ?",
+            );
+            args.push(Sql::Integer(k));
+            args.push(Sql::Integer(v));
+            ("d.t", "d.seq")
         }
     };
     if let Some(start) = q.start_time {
-        sql.push_str(&format!(" AND {t}.event_time >= ?"));
+        sql.push_str(&format!(" AND {t} >= ?"));
         args.push(Sql::Integer(start));
     }
     let upper = match (q.end_time, q.before) {
@@ -71,55 +57,51 @@ pub(super) fn run(conn: &Connection, q: &LookupQuery) -> Result<Vec<LookedUpEven
         (None, None) => None,
     };
     if let Some(upper) = upper {
-        sql.push_str(&format!(" AND {t}.event_time <= ?"));
+        sql.push_str(&format!(" AND {t} <= ?"));
         args.push(Sql::Integer(upper));
     }
     if let Some((time, seq)) = q.before {
-        sql.push_str(&format!(" AND ({t}.event_time < ? OR {t}.seq < ?)"));
+        sql.push_str(&format!(" AND ({t} < ? OR {s} < ?)"));
         args.push(Sql::Integer(time));
         args.push(Sql::Integer(seq as i64));
     }
-    for (i, f) in q.filters.iter().enumerate() {
-        if Some(i) == driver {
-            continue;
+    let mut driver_skipped = by_id.is_some();
+    for f in &q.filters {
+        match f {
+            LookupFilter::EventId(id) => {
+                if by_id != Some(id) {
+                    sql.push_str(" AND e.event_id = ?");
+                    args.push(Sql::Text(id.clone()));
+                }
+            }
+            _ => {
+                let Some((k, v)) = filter_key(q.history, f) else {
+                    continue;
+                };
+                if !driver_skipped {
+                    // The first attribute drives the scan.
+                    driver_skipped = true;
+                    continue;
+                }
+                sql.push_str(&format!(
+                    " AND EXISTS (SELECT 1 FROM lookup_keys x WHERE x.k = ? AND x.v = ? AND x.t = {t} AND x.seq = {s})"
+                ));
+                args.push(Sql::Integer(k));
+                args.push(Sql::Integer(v));
+            }
         }
-        let (clause, value) = match f {
-            LookupFilter::EventId(v) => ("e.event_id = ?", Sql::Text(v.clone())),
-            LookupFilter::EventName(v) => ("e.event_name = ?", Sql::Text(v.clone())),
-            LookupFilter::ReadOnly(v) => ("e.read_only = ?", Sql::Integer(i64::from(*v))),
-            LookupFilter::Username(v) => ("e.username = ?", Sql::Text(v.clone())),
-            LookupFilter::EventSource(v) => ("e.event_source = ?", Sql::Text(v.clone())),
-            LookupFilter::AccessKeyId(v) => ("e.access_key_id = ?", Sql::Text(v.clone())),
-            LookupFilter::ResourceName(v) => (
-                "EXISTS (SELECT 1 FROM event_resources x WHERE x.seq = e.seq AND x.resource_name = ?)",
-                Sql::Text(v.clone()),
-            ),
-            LookupFilter::ResourceType(v) => (
-                "EXISTS (SELECT 1 FROM event_resources x WHERE x.seq = e.seq AND x.resource_type = ?)",
-                Sql::Text(v.clone()),
-            ),
-        };
-        sql.push_str(" AND ");
-        sql.push_str(clause);
-        args.push(value);
     }
-    sql.push_str(&format!(
-        " ORDER BY {t}.event_time DESC, {t}.seq DESC LIMIT ?"
-    ));
+    sql.push_str(&format!(" ORDER BY {t} DESC, {s} DESC LIMIT ?"));
     args.push(Sql::Integer(q.limit.min(i64::MAX as usize) as i64));
 
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args), |row| {
-        Ok(LookedUpEvent {
-            event: StoredEvent {
-                seq: row.get::<_, i64>(0)? as u64,
-                event_id: row.get(1)?,
-                received_at_ms: row.get(2)?,
-                record_json: row.get(3)?,
-                imported: row.get(5)?,
-            },
-            event_time: row.get(4)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(LookedUpEvent {
+            event: super::reader::stored_event(row)?,
+            event_time: row.get(5)?,
+        });
+    }
+    Ok(out)
 }

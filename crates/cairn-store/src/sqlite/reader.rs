@@ -46,14 +46,26 @@ impl Pool {
     }
 }
 
-fn stored_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+/// An event from a row `(seq, event_id, received_at, record, imported)`.
+pub(super) fn stored_event(row: &rusqlite::Row<'_>) -> Result<StoredEvent, StoreError> {
     Ok(StoredEvent {
         seq: row.get::<_, i64>(0)? as u64,
         event_id: row.get(1)?,
         received_at_ms: row.get(2)?,
-        record_json: row.get(3)?,
+        record_json: super::encode::decode_record(
+            row.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?,
+        )?,
         imported: row.get(4)?,
     })
+}
+
+/// Every row of a query as events.
+fn collect(mut rows: rusqlite::Rows<'_>) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(stored_event(row)?);
+    }
+    Ok(out)
 }
 
 pub(super) fn events_after(
@@ -64,15 +76,14 @@ pub(super) fn events_after(
     let mut stmt = conn.prepare_cached(
         "SELECT seq, event_id, received_at, record, imported FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     )?;
-    let rows = stmt.query_map(params![after_seq as i64, limit as i64], stored_event)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    collect(stmt.query(params![after_seq as i64, limit as i64])?)
 }
 
 pub(super) fn event_by_id(conn: &Connection, id: &str) -> Result<Option<StoredEvent>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, event_id, received_at, record, imported FROM events WHERE event_id = ?1",
+        "SELECT seq, event_id, received_at, record, imported FROM events WHERE id_hash = ?1 AND event_id = ?2",
     )?;
-    Ok(stmt.query_row([id], stored_event).optional()?)
+    Ok(collect(stmt.query(params![super::encode::id_key(id), id])?)?.pop())
 }
 
 pub(super) fn last_seq(conn: &Connection) -> Result<u64, StoreError> {

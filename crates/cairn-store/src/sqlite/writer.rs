@@ -14,7 +14,33 @@ use std::sync::mpsc;
 use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
+use super::encode::{EncodedEvent, unpack_keys};
 use crate::{CatalogWrite, Commit, CommitReceipt, DuplicateEvents, StoreError, StoreErrorKind};
+
+/// A [`Commit`] with its events encoded (on the caller's thread).
+pub(super) struct PreparedCommit {
+    events: Vec<EncodedEvent>,
+    catalog: Vec<CatalogWrite>,
+    duplicates: DuplicateEvents,
+    start_consumers: Vec<String>,
+}
+
+impl PreparedCommit {
+    /// Compresses the records and computes the lookup keys: all the CPU work of an append that
+    /// does not need the database.
+    pub(super) fn of(commit: Commit) -> Result<PreparedCommit, StoreError> {
+        Ok(PreparedCommit {
+            events: commit
+                .events
+                .into_iter()
+                .map(EncodedEvent::of)
+                .collect::<Result<_, _>>()?,
+            catalog: commit.catalog,
+            duplicates: commit.duplicates,
+            start_consumers: commit.start_consumers,
+        })
+    }
+}
 
 /// Upper bound on jobs per transaction, so one group cannot hold the lock for long.
 const MAX_GROUP: usize = 4096;
@@ -22,7 +48,7 @@ const MAX_GROUP: usize = 4096;
 /// A unit of work for the writer.
 pub(super) enum Job {
     Commit {
-        commit: Commit,
+        commit: PreparedCommit,
         reply: oneshot::Sender<Result<CommitReceipt, StoreError>>,
     },
     Advance {
@@ -115,6 +141,8 @@ impl Job {
 }
 
 pub(super) fn spawn(conn: Connection) -> Result<mpsc::Sender<Job>, StoreError> {
+    // Room for the multi-row key inserts of every length besides the other statements.
+    conn.set_prepared_statement_cache_capacity(KEYS_PER_STATEMENT + 32);
     let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
     let (tx, rx) = mpsc::channel::<Job>();
     std::thread::Builder::new()
@@ -246,7 +274,7 @@ fn all_failed(n: usize, e: &StoreError) -> Results {
 
 fn apply_commit(
     conn: &Connection,
-    commit: &Commit,
+    commit: &PreparedCommit,
     last_seq: &mut u64,
 ) -> Result<CommitReceipt, StoreError> {
     if !commit.start_consumers.is_empty() {
@@ -258,39 +286,17 @@ fn apply_commit(
         }
     }
     let mut seqs = Vec::with_capacity(commit.events.len());
+    let mut same_id = conn.prepare_cached("SELECT event_id FROM events WHERE id_hash = ?1")?;
     let mut insert_event = conn.prepare_cached(
-        "INSERT INTO events (seq, event_id, received_at, history, event_time, event_name,
-                             event_source, read_only, username, access_key_id, event_category,
-                             imported, record)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-         ON CONFLICT (event_id) DO NOTHING",
+        "INSERT INTO events (seq, id_hash, received_at, history, event_time, imported, event_id,
+                             keys, record)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    let mut insert_resource = conn.prepare_cached(
-        "INSERT INTO event_resources (seq, history, event_time, resource_type, resource_name)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
+    // The lookup keys of the commit's new events, inserted at the end in key order: neighbours
+    // land on the same leaf, and one statement inserts many rows.
+    let mut keys: Vec<(i64, i64, i64, i64)> = Vec::new();
     for event in &commit.events {
-        let seq = *last_seq + 1;
-        let ix = &event.index;
-        let event_time = ix
-            .event_time
-            .unwrap_or(event.received_at_ms.div_euclid(1000));
-        let inserted = insert_event.execute(params![
-            seq as i64,
-            event.event_id,
-            event.received_at_ms,
-            ix.history.code(),
-            event_time,
-            ix.event_name,
-            ix.event_source,
-            ix.read_only,
-            ix.username,
-            ix.access_key_id,
-            ix.event_category,
-            ix.imported,
-            event.record_json,
-        ])?;
-        if inserted == 0 {
+        if is_present(&mut same_id, event)? {
             match commit.duplicates {
                 DuplicateEvents::Skip => {
                     seqs.push(None);
@@ -307,20 +313,77 @@ fn apply_commit(
                 }
             }
         }
-        for (kind, name) in &ix.resources {
-            insert_resource.execute(params![
-                seq as i64,
-                ix.history.code(),
-                event_time,
-                kind,
-                name
-            ])?;
-        }
+        let seq = *last_seq + 1;
+        insert_event.execute(params![
+            seq as i64,
+            event.id_hash,
+            event.received_at_ms,
+            event.history,
+            event.event_time,
+            event.imported,
+            event.event_id,
+            event.packed_keys,
+            event.record,
+        ])?;
+        keys.extend(
+            event
+                .keys
+                .iter()
+                .map(|&(k, v)| (k, v, event.event_time, seq as i64)),
+        );
         *last_seq = seq;
         seqs.push(Some(seq));
     }
+    insert_keys(conn, &mut keys)?;
     apply_catalog(conn, &commit.catalog)?;
     Ok(CommitReceipt { seqs })
+}
+
+/// Rows per multi-row INSERT into `lookup_keys`.
+const KEYS_PER_STATEMENT: usize = 64;
+
+/// Inserts lookup keys, sorted, [`KEYS_PER_STATEMENT`] rows per statement.
+fn insert_keys(conn: &Connection, keys: &mut [(i64, i64, i64, i64)]) -> Result<(), StoreError> {
+    keys.sort_unstable();
+    let sql = |n: usize| {
+        let mut sql = String::from("INSERT OR IGNORE INTO lookup_keys (k, v, t, seq) VALUES ");
+        for i in 0..n {
+            sql.push_str(if i == 0 { "(?,?,?,?)" } else { ",(?,?,?,?)" });
+        }
+        sql
+    };
+    let mut chunks = keys.chunks_exact(KEYS_PER_STATEMENT);
+    if chunks.len() > 0 {
+        let mut full = conn.prepare_cached(&sql(KEYS_PER_STATEMENT))?;
+        for chunk in &mut chunks {
+            full.execute(rusqlite::params_from_iter(
+                chunk.iter().flat_map(|&(k, v, t, s)| [k, v, t, s]),
+            ))?;
+        }
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        // Cached per length: commits of one event have a handful of keys.
+        conn.prepare_cached(&sql(rest.len()))?
+            .execute(rusqlite::params_from_iter(
+                rest.iter().flat_map(|&(k, v, t, s)| [k, v, t, s]),
+            ))?;
+    }
+    Ok(())
+}
+
+/// Whether an event with this `eventID` is in the log (or earlier in this transaction).
+fn is_present(
+    same_id: &mut rusqlite::CachedStatement<'_>,
+    event: &EncodedEvent,
+) -> Result<bool, StoreError> {
+    let mut rows = same_id.query([event.id_hash])?;
+    while let Some(row) = rows.next()? {
+        if row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)? == event.event_id {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn apply_catalog(conn: &Connection, writes: &[CatalogWrite]) -> Result<(), StoreError> {
@@ -393,8 +456,22 @@ fn apply_expire(
         return Ok(0);
     };
     let first = seqs[0];
-    conn.prepare_cached("DELETE FROM event_resources WHERE seq BETWEEN ?1 AND ?2 AND seq IN (SELECT seq FROM events WHERE received_at < ?3 AND seq BETWEEN ?1 AND ?2)")?
-        .execute(params![first, last, received_before_ms])?;
+    // The lookup keys of each event go first, from the list kept in its row.
+    let mut delete_key = conn.prepare_cached(
+        "DELETE FROM lookup_keys WHERE k = ?1 AND v = ?2 AND t = ?3 AND seq = ?4",
+    )?;
+    let mut doomed = conn.prepare_cached(
+        "SELECT seq, event_time, keys FROM events WHERE seq BETWEEN ?1 AND ?2 AND received_at < ?3",
+    )?;
+    let mut rows = doomed.query(params![first, last, received_before_ms])?;
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
+        let time: i64 = row.get(1)?;
+        for (k, v) in unpack_keys(row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?) {
+            delete_key.execute(params![k, v, time, seq])?;
+        }
+    }
+    drop(rows);
     let deleted = conn
         .prepare_cached("DELETE FROM events WHERE seq BETWEEN ?1 AND ?2 AND received_at < ?3")?
         .execute(params![first, last, received_before_ms])?;

@@ -1,7 +1,9 @@
 //! `cairn bench append` measures durable appends per second and time to acknowledgement at
 //! several writer counts, next to the raw limit of the same disk measured in the same run: the
 //! same bytes appended to a plain file by one thread that takes every waiting record, writes
-//! them, calls `fdatasync` once for the group and then acknowledges them.
+//! them, calls `fdatasync` once for the group and then acknowledges them. Each event carries the
+//! lookup fields of its record (name, source, user, access key, read-only), as a real self-audit
+//! event does.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -57,16 +59,21 @@ pub async fn append(writers: Vec<usize>, duration: Duration, dir: PathBuf) -> an
         let db = dir.join(format!("bench-{w}.db"));
         remove_db(&db);
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db)?);
+        // The lookup fields of the template (all but the eventID are the same for every
+        // event), so each append writes the same history keys a real self-audit event does.
+        let index =
+            cairn_store::EventIndex::of(&cairn_core::record::EventRecord::from_json(&template)?);
         let cairn = measure(w, duration, {
             let template = template.clone();
             move |id| {
+                let index = index.clone();
                 let store = store.clone();
                 let record = template.replace("EVENT-ID-PLACEHOLDER", &id);
                 async move {
                     let event = NewEvent {
                         event_id: id,
                         received_at_ms: 0,
-                        index: Default::default(),
+                        index,
                         record_json: record,
                     };
                     store

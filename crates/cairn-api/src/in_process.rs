@@ -52,9 +52,10 @@ pub struct InProcessAnswer {
     pub request_id: String,
 }
 
-/// The in-process pipeline: the CloudTrail route with every layer of [`crate::router`]'s but
-/// SigV4 (and the body limit: the body is built here).
-fn pipeline(state: &AppState) -> Router {
+/// The CloudTrail route with its layers after authentication: JSON 1.1 framing, response log,
+/// audit, the operation. [`crate::router`] puts SigV4 in front of it; the in-process path calls
+/// it directly with an already authenticated principal.
+pub(crate) fn pipeline(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/", post(ops::cloudtrail_json))
         .layer(from_fn_with_state(state.clone(), layers::audit::layer))
@@ -63,7 +64,6 @@ fn pipeline(state: &AppState) -> Router {
             layers::response_log::layer,
         ))
         .layer(from_fn(layers::json_protocol::layer))
-        .with_state(state.clone())
 }
 
 /// Runs `call` and answers its body, or the operation's error (exception name and message) —
@@ -101,7 +101,7 @@ pub async fn call(state: &AppState, call: InProcessCall) -> Result<InProcessAnsw
     if let Some(s) = call.console {
         ext.insert(s);
     }
-    let resp = match pipeline(state).oneshot(req).await {
+    let resp = match pipeline(state).with_state(state.clone()).oneshot(req).await {
         Ok(r) => r,
         Err(never) => match never {},
     };

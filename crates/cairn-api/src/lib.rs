@@ -42,18 +42,10 @@ pub use state::{ApiConfig, AppState, Clock, SystemClock};
 pub fn router(state: AppState) -> Router {
     const CLOUDTRAIL: &[&str] = &["cloudtrail"];
     // Layers added later run earlier: read this list bottom-up for the order a request sees.
-    let cloudtrail = Router::new()
-        .route("/", post(ops::cloudtrail_json))
-        .layer(from_fn_with_state(state.clone(), layers::audit::layer))
-        .layer(from_fn_with_state(
-            state.response_log.clone(),
-            layers::response_log::layer,
-        ))
-        .layer(from_fn(layers::json_protocol::layer))
-        .layer(from_fn_with_state(
-            (state.clone(), CLOUDTRAIL),
-            layers::authenticate::layer,
-        ));
+    let cloudtrail = in_process::pipeline(&state).layer(from_fn_with_state(
+        (state.clone(), CLOUDTRAIL),
+        layers::authenticate::layer,
+    ));
 
     const CLOUDTRAIL_DATA: &[&str] = &["cloudtrail-data"];
     let cloudtrail_data = Router::new()

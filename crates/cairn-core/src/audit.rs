@@ -162,13 +162,7 @@ pub fn api_call_record_from(call: &ApiCall<'_>, console: Option<&ConsoleSession>
         json!(if management { "Management" } else { "Data" }),
     );
     if let Some(tls) = call.tls {
-        let mut t = Map::new();
-        t.insert("tlsVersion".into(), json!(tls.tls_version));
-        t.insert("cipherSuite".into(), json!(tls.cipher_suite));
-        if let Some(host) = &tls.client_provided_host_header {
-            t.insert("clientProvidedHostHeader".into(), json!(host));
-        }
-        r.insert("tlsDetails".into(), Value::Object(t));
+        r.insert("tlsDetails".into(), tls_details(tls));
     }
     if console.is_some() {
         // A string, as AWS writes it.
@@ -272,15 +266,20 @@ pub fn console_login_record(s: &SignIn<'_>) -> Value {
     r.insert("recipientAccountId".into(), json!(s.recipient_account_id));
     r.insert("eventCategory".into(), json!("Management"));
     if let Some(tls) = s.tls {
-        let mut t = Map::new();
-        t.insert("tlsVersion".into(), json!(tls.tls_version));
-        t.insert("cipherSuite".into(), json!(tls.cipher_suite));
-        if let Some(host) = &tls.client_provided_host_header {
-            t.insert("clientProvidedHostHeader".into(), json!(host));
-        }
-        r.insert("tlsDetails".into(), Value::Object(t));
+        r.insert("tlsDetails".into(), tls_details(tls));
     }
     Value::Object(r)
+}
+
+/// `tlsDetails` as CloudTrail records it.
+fn tls_details(tls: &TlsFacts) -> Value {
+    let mut t = Map::new();
+    t.insert("tlsVersion".into(), json!(tls.tls_version));
+    t.insert("cipherSuite".into(), json!(tls.cipher_suite));
+    if let Some(host) = &tls.client_provided_host_header {
+        t.insert("clientProvidedHostHeader".into(), json!(host));
+    }
+    Value::Object(t)
 }
 
 /// Request/response members as CloudTrail records them: `null` when absent or empty, otherwise

@@ -487,6 +487,18 @@ mod tests {
             key
         }
 
+        /// Leaves the intent a crash after planning a round ending at `minutes` would leave.
+        async fn plan_round_ending(&self, minutes: i64) {
+            self.put_catalog(
+                INTENT_NAMESPACE,
+                &self.trail.key(),
+                to_json(&Intent {
+                    end: self.t0 + Duration::minutes(minutes),
+                }),
+            )
+            .await;
+        }
+
         async fn round(&self, minutes: i64) -> DigestRound {
             self.consumer
                 .digests(self.t0 + Duration::minutes(minutes))
@@ -608,14 +620,7 @@ mod tests {
         fx.round(0).await;
         fx.deliver("l1", fx.t0 + Duration::minutes(5)).await;
         // A crash after the intent was saved: the replay, much later, keeps the planned end.
-        fx.put_catalog(
-            INTENT_NAMESPACE,
-            &fx.trail.key(),
-            to_json(&Intent {
-                end: fx.t0 + Duration::minutes(61),
-            }),
-        )
-        .await;
+        fx.plan_round_ending(61).await;
         assert_eq!(fx.round(90).await.digests, 1);
         let first = fx.digest_json(61);
         assert_eq!(first["logFiles"].as_array().unwrap().len(), 1);
@@ -641,14 +646,7 @@ mod tests {
         )
         .await;
         fx.deliver("l1", fx.t0 + Duration::minutes(5)).await;
-        fx.put_catalog(
-            INTENT_NAMESPACE,
-            &fx.trail.key(),
-            to_json(&Intent {
-                end: fx.t0 + Duration::minutes(61),
-            }),
-        )
-        .await;
+        fx.plan_round_ending(61).await;
         assert_eq!(fx.round(95).await.digests, 1);
         let after = fx.storage.get_blocking(BUCKET, &key).unwrap().unwrap();
         assert_eq!(before, after);

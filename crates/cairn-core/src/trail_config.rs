@@ -63,6 +63,42 @@ pub struct TrailConfig {
 }
 
 impl TrailConfig {
+    /// A trail as `CreateTrail` makes it when given only a name and a bucket: single-region,
+    /// global service events and recursive logging on, validation off, default selectors, not
+    /// logging. Other settings are struct-update overrides (`..TrailConfig::new(...)`).
+    pub fn new(
+        name: &str,
+        home_region: &str,
+        account_id: &str,
+        s3_bucket_name: &str,
+        created: DateTime<Utc>,
+    ) -> TrailConfig {
+        TrailConfig {
+            name: name.into(),
+            home_region: home_region.into(),
+            account_id: account_id.into(),
+            s3_bucket_name: s3_bucket_name.into(),
+            s3_key_prefix: None,
+            sns_topic_arn: None,
+            include_global_service_events: true,
+            is_multi_region_trail: false,
+            log_file_validation_enabled: false,
+            cloud_watch_logs_log_group_arn: None,
+            cloud_watch_logs_role_arn: None,
+            kms_key_id: None,
+            is_organization_trail: false,
+            recursive_logging: true,
+            event_selectors: None,
+            advanced_event_selectors: None,
+            insight_selectors: None,
+            tags: vec![],
+            is_logging: false,
+            start_logging_time: None,
+            stop_logging_time: None,
+            created,
+        }
+    }
+
     /// `arn:aws:cloudtrail:<home region>:<account>:trail/<name>`.
     pub fn arn(&self) -> String {
         trail_arn(&self.home_region, &self.account_id, &self.name)
@@ -196,28 +232,8 @@ mod tests {
 
     pub(crate) fn sample() -> TrailConfig {
         TrailConfig {
-            name: "t1".into(),
-            home_region: "us-east-1".into(),
-            account_id: "123456789012".into(),
-            s3_bucket_name: "logs".into(),
-            s3_key_prefix: None,
             sns_topic_arn: Some("arn:aws:sns:us-east-1:123456789012:topic".into()),
-            include_global_service_events: true,
-            is_multi_region_trail: false,
-            log_file_validation_enabled: false,
-            cloud_watch_logs_log_group_arn: None,
-            cloud_watch_logs_role_arn: None,
-            kms_key_id: None,
-            is_organization_trail: false,
-            recursive_logging: true,
-            event_selectors: None,
-            advanced_event_selectors: None,
-            insight_selectors: None,
-            tags: vec![],
-            is_logging: false,
-            start_logging_time: None,
-            stop_logging_time: None,
-            created: Utc::now(),
+            ..TrailConfig::new("t1", "us-east-1", "123456789012", "logs", Utc::now())
         }
     }
 

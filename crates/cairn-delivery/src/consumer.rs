@@ -163,6 +163,7 @@ impl TrailConsumer {
     pub async fn round(&self, now: DateTime<Utc>) -> Result<Round, RoundError> {
         let trail: Option<TrailConfig> = self.catalog(TRAIL_NAMESPACE).await?;
         let from = self.store.checkpoint(&self.consumer()).await?;
+        let state: ConsumerState = self.catalog(STATE_NAMESPACE).await?.unwrap_or_default();
         let intent = match self.catalog::<Intent>(INTENT_NAMESPACE).await? {
             Some(intent) if intent.from == from => intent,
             _ => {
@@ -175,7 +176,6 @@ impl TrailConsumer {
                     }
                     return Ok(Round::Idle);
                 }
-                let state: ConsumerState = self.catalog(STATE_NAMESPACE).await?.unwrap_or_default();
                 let to = last.min(from + MAX_EVENTS_PER_DELIVERY as u64);
                 Intent {
                     from,
@@ -243,10 +243,6 @@ impl TrailConsumer {
                 delivered_at: intent.delivered_at,
             });
         }
-        let stopped_before = self
-            .catalog::<ConsumerState>(STATE_NAMESPACE)
-            .await?
-            .is_some_and(|s| s.stopped);
         let mut writes = vec![
             CatalogWrite::delete(INTENT_NAMESPACE, &self.trail_key),
             CatalogWrite::put(
@@ -254,7 +250,7 @@ impl TrailConsumer {
                 &self.trail_key,
                 to_json(&ConsumerState {
                     logging: plan.logging_at_to,
-                    stopped: stopped_before || plan.stopped,
+                    stopped: state.stopped || plan.stopped,
                 }),
             ),
         ];

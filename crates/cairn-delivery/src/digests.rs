@@ -385,17 +385,12 @@ mod tests {
 
     fn trail() -> TrailConfig {
         let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap();
-        serde_json::from_value(serde_json::json!({
-            "name": "tr", "home_region": REGION, "account_id": ACCT, "s3_bucket_name": BUCKET,
-            "s3_key_prefix": null, "sns_topic_arn": null, "include_global_service_events": true,
-            "is_multi_region_trail": false, "log_file_validation_enabled": true,
-            "cloud_watch_logs_log_group_arn": null, "cloud_watch_logs_role_arn": null,
-            "kms_key_id": null, "is_organization_trail": false, "recursive_logging": true,
-            "event_selectors": null, "advanced_event_selectors": null, "insight_selectors": null,
-            "tags": [], "is_logging": true, "start_logging_time": t0, "stop_logging_time": null,
-            "created": t0
-        }))
-        .unwrap()
+        TrailConfig {
+            log_file_validation_enabled: true,
+            is_logging: true,
+            start_logging_time: Some(t0),
+            ..TrailConfig::new("tr", REGION, ACCT, BUCKET, t0)
+        }
     }
 
     async fn fixture() -> Fx {

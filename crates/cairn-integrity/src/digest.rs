@@ -288,8 +288,8 @@ pub fn produce_digest(
     input: &DigestInput<'_>,
 ) -> Result<SignedDigest, KeyRingError> {
     let at = input.end;
-    // The fingerprint goes into the signed JSON, so learn it first (signing an empty message).
-    let (_, fingerprint) = keys.sign(region, at, b"")?;
+    // The fingerprint goes into the signed JSON, so learn it first.
+    let fingerprint = keys.signing_fingerprint(region, at)?;
     let input = DigestInput {
         fingerprint: &fingerprint,
         ..input.clone()

@@ -267,15 +267,7 @@ impl KeyRing {
         let no_key = || KeyRingError::NoKey {
             region: region.to_string(),
         };
-        let loaded = self.current();
-        let key = loaded
-            .keys
-            .iter()
-            .filter(|k| k.region == region && k.valid_from <= at)
-            .filter(|k| k.valid_until.is_none_or(|until| until > at))
-            .max_by_key(|k| k.valid_from)
-            .ok_or_else(no_key)?;
-        let pair = key_pair(key).map_err(|_| no_key())?;
+        let pair = self.signing_pair(region, at)?;
         let mut signature = vec![0; pair.public_modulus_len()];
         pair.sign(
             &aws_lc_rs::signature::RSA_PKCS1_SHA256,
@@ -285,6 +277,34 @@ impl KeyRing {
         )
         .map_err(|_| no_key())?;
         Ok((signature, fingerprint(pair.public_key().as_ref())))
+    }
+
+    /// The fingerprint of the key [`KeyRing::sign`] would use for `region` at `at` (a digest
+    /// names its key inside the JSON it signs).
+    pub fn signing_fingerprint(
+        &self,
+        region: &str,
+        at: DateTime<Utc>,
+    ) -> Result<String, KeyRingError> {
+        Ok(fingerprint(
+            self.signing_pair(region, at)?.public_key().as_ref(),
+        ))
+    }
+
+    /// The newest key of `region` valid at `at`.
+    fn signing_pair(&self, region: &str, at: DateTime<Utc>) -> Result<KeyPair, KeyRingError> {
+        let no_key = || KeyRingError::NoKey {
+            region: region.to_string(),
+        };
+        let loaded = self.current();
+        let key = loaded
+            .keys
+            .iter()
+            .filter(|k| k.region == region && k.valid_from <= at)
+            .filter(|k| k.valid_until.is_none_or(|until| until > at))
+            .max_by_key(|k| k.valid_from)
+            .ok_or_else(no_key)?;
+        key_pair(key).map_err(|_| no_key())
     }
 }
 

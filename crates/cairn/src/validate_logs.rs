@@ -138,7 +138,7 @@ enum Objects {
 impl ObjectSource for Objects {
     fn get(&self, bucket: &str, key: &str) -> Result<Option<Object>, String> {
         match self {
-            Objects::Local(s) => s.get_blocking(bucket, key).map_err(|e| e.to_string()),
+            Objects::Local(s) => ObjectSource::get(s, bucket, key),
             Objects::Remote { storage, runtime } => runtime
                 .block_on(storage.get(bucket, key))
                 .map_err(|e| e.to_string()),

@@ -948,28 +948,9 @@ mod tests {
     /// selectors.
     fn trail() -> TrailConfig {
         TrailConfig {
-            name: "t".into(),
-            home_region: "us-east-1".into(),
-            account_id: ACCOUNT.into(),
-            s3_bucket_name: "logs".into(),
-            s3_key_prefix: None,
-            sns_topic_arn: None,
-            include_global_service_events: true,
             is_multi_region_trail: true,
-            log_file_validation_enabled: false,
-            cloud_watch_logs_log_group_arn: None,
-            cloud_watch_logs_role_arn: None,
-            kms_key_id: None,
-            is_organization_trail: false,
-            recursive_logging: true,
-            event_selectors: None,
-            advanced_event_selectors: None,
-            insight_selectors: None,
-            tags: vec![],
             is_logging: true,
-            start_logging_time: None,
-            stop_logging_time: None,
-            created: Utc::now(),
+            ..TrailConfig::new("t", "us-east-1", ACCOUNT, "logs", Utc::now())
         }
     }
 

@@ -72,28 +72,16 @@ fn load_records(samples: &Path) -> anyhow::Result<Vec<Value>> {
 
 fn trail(name: &str) -> TrailConfig {
     TrailConfig {
-        name: name.into(),
-        home_region: "us-east-1".into(),
-        account_id: "123456789012".into(),
-        s3_bucket_name: format!("bucket-{name}"),
-        s3_key_prefix: None,
-        sns_topic_arn: None,
-        include_global_service_events: true,
         is_multi_region_trail: true,
-        log_file_validation_enabled: false,
-        cloud_watch_logs_log_group_arn: None,
-        cloud_watch_logs_role_arn: None,
-        kms_key_id: None,
-        is_organization_trail: false,
-        recursive_logging: true,
-        event_selectors: None,
-        advanced_event_selectors: None,
-        insight_selectors: None,
-        tags: vec![],
         is_logging: true,
         start_logging_time: Some(Utc::now()),
-        stop_logging_time: None,
-        created: Utc::now(),
+        ..TrailConfig::new(
+            name,
+            "us-east-1",
+            "123456789012",
+            &format!("bucket-{name}"),
+            Utc::now(),
+        )
     }
 }
 

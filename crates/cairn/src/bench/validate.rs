@@ -8,7 +8,7 @@
 //! takes), the AWS CLI through that same server.
 
 use std::io::Read as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
@@ -128,7 +128,7 @@ pub fn validate(p: Params) -> anyhow::Result<()> {
 
     let limit = {
         let mut t: Vec<f64> = (0..3)
-            .map(|_| hash_limit(&data.buckets().join(BUCKET)))
+            .map(|_| hash_limit(&storage))
             .collect::<anyhow::Result<_>>()?;
         t.sort_by(f64::total_cmp);
         t[1]
@@ -222,20 +222,14 @@ fn timed(name: &str, cmd: &mut Command, expect: &str) -> anyhow::Result<f64> {
     Ok(times[RUNS / 2])
 }
 
-/// Seconds to read, gunzip and hash every log file under `bucket_dir` on one thread per core.
-fn hash_limit(bucket_dir: &Path) -> anyhow::Result<f64> {
-    let mut files = Vec::new();
-    let mut stack = vec![bucket_dir.join("AWSLogs")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.to_string_lossy().contains("/CloudTrail/") {
-                files.push(path);
-            }
-        }
-    }
+/// Seconds to read, gunzip and hash every log file of the trail on one thread per core.
+fn hash_limit(storage: &LocalStorage) -> anyhow::Result<f64> {
+    let bucket_dir = storage.root().join(BUCKET);
+    let files: Vec<std::path::PathBuf> = storage
+        .list_blocking(BUCKET, &format!("AWSLogs/{ACCOUNT}/CloudTrail/"))?
+        .into_iter()
+        .map(|l| bucket_dir.join(l.key))
+        .collect();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let next = std::sync::atomic::AtomicUsize::new(0);
     let started = Instant::now();

@@ -181,8 +181,12 @@ impl TrailConsumer {
                         if chains.contains_key(&scope) {
                             continue;
                         }
+                        // Rounded up, like every round's end: a chain started in the second
+                        // the previous one ended (StopLogging then StartLogging) must not begin
+                        // before that chain's final digest ends, or validators walking back
+                        // from the new chain skip the old chain's last digests.
                         let state = ChainState {
-                            start: now,
+                            start: end_of_round,
                             previous: None,
                         };
                         // Files still pending (delivered since the last round, while

@@ -404,6 +404,9 @@ impl Writer<'_> {
         while !self.in_flight.is_empty() {
             self.wait_oldest()?;
         }
+        // The store indexes the event history behind the log; finish it here, so the first
+        // lookups after an import do not scan the imported events one by one.
+        self.runtime.block_on(self.store.index_tail())?;
         Ok(())
     }
 }

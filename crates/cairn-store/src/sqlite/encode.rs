@@ -248,7 +248,6 @@ pub(super) struct EncodedEvent {
     pub history: i64,
     pub event_time: i64,
     pub imported: bool,
-    pub keys: Vec<(i64, i64)>,
     pub packed_keys: Vec<u8>,
     pub record: Vec<u8>,
 }
@@ -266,7 +265,6 @@ impl EncodedEvent {
                 .unwrap_or(event.received_at_ms.div_euclid(1000)),
             imported: ix.imported,
             packed_keys: pack_keys(&keys),
-            keys,
             record: encode_record(&event.record_json)?,
             event_id: event.event_id,
         })

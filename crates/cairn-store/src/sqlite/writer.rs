@@ -1,20 +1,27 @@
 //! The group-commit writer thread: the only code that writes to the database.
 //!
 //! Loop: block for one job, take every other job already queued (up to [`MAX_GROUP`]), run them
-//! all in one transaction, commit once (one fsync for the whole group), then answer every caller.
+//! all in one transaction, commit once, and hand the group's answers to the [`syncer`], which
+//! answers the callers after its next `fdatasync` of the WAL (one for all the groups that
+//! queued up meanwhile). The writer does not wait for the disk: it goes on with the next group.
 //!
 //! Jobs almost never fail, so a group first runs without savepoints (they cost a sub-journal
 //! write per page). If any job fails, that attempt is rolled back and the group is re-run with
 //! each job in its own SAVEPOINT, so the failing job is rolled back alone and its neighbours
 //! still commit. Sequence numbers are assigned here, from the last one written, so they have no
 //! gaps even when a job is rolled back.
+//!
+//! [`syncer`]: super::syncer
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
 
 use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use super::encode::{EncodedEvent, unpack_keys};
+use super::indexer;
+use super::syncer::{self, Health, Work};
 use crate::{CatalogWrite, Commit, CommitReceipt, DuplicateEvents, StoreError, StoreErrorKind};
 
 /// A [`Commit`] with its events encoded (on the caller's thread).
@@ -67,13 +74,21 @@ pub(super) enum Job {
         consumer: String,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    /// Indexes up to [`INDEX_ALL_STEP`] events of the tail; answers whether the tail is empty.
+    IndexTail {
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
 }
+
+/// Events indexed per [`Job::IndexTail`].
+const INDEX_ALL_STEP: usize = 50_000;
 
 /// What a job produced, before it is sent to its caller.
 enum Done {
     Receipt(CommitReceipt),
     Advanced,
     Expired(u64),
+    Indexed { caught_up: bool },
 }
 
 impl Job {
@@ -100,6 +115,12 @@ impl Job {
                 .execute([consumer])
                 .map(|_| Done::Advanced)
                 .map_err(StoreError::from),
+            Job::IndexTail { .. } => {
+                let step = indexer::index_step(conn, INDEX_ALL_STEP)?;
+                Ok(Done::Indexed {
+                    caught_up: step.caught_up,
+                })
+            }
         }
     }
 
@@ -136,26 +157,81 @@ impl Job {
                     _ => Err(mismatch()),
                 }));
             }
+            Job::IndexTail { reply } => {
+                let _ = reply.send(result.and_then(|d| match d {
+                    Done::Indexed { caught_up } => Ok(caught_up),
+                    _ => Err(mismatch()),
+                }));
+            }
         }
     }
 }
 
-pub(super) fn spawn(conn: Connection) -> Result<mpsc::Sender<Job>, StoreError> {
+/// Starts the writer thread (and its syncer) on `conn`, the writer connection of the database
+/// at `path`. Returns the writer's queue and the syncer's (for [`Work::Barrier`]s).
+pub(super) fn spawn(
+    conn: Connection,
+    path: &std::path::Path,
+    health: Arc<Health>,
+) -> Result<(mpsc::Sender<Job>, mpsc::Sender<Work>), StoreError> {
     // Room for the multi-row key inserts of every length besides the other statements.
-    conn.set_prepared_statement_cache_capacity(KEYS_PER_STATEMENT + 32);
+    conn.set_prepared_statement_cache_capacity(indexer::KEYS_PER_STATEMENT + 32);
     let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
+    let last = last.unwrap_or(0) as u64;
+    // What is in the file at open was synced by whoever wrote it (or is recovered from it).
+    health.mark_durable(last);
+    let (sync, syncer) = syncer::spawn(path, health.clone())?;
     let (tx, rx) = mpsc::channel::<Job>();
+    let barriers = sync.clone();
     std::thread::Builder::new()
         .name("cairn-store-writer".into())
-        .spawn(move || run(conn, rx, last.unwrap_or(0) as u64))
+        .spawn(move || {
+            run(conn, &rx, last, &sync, &health);
+            // Every answer goes out before the connection closes (closing may delete the WAL).
+            drop(sync);
+            let _ = syncer.join();
+        })
         .map_err(|e| {
             StoreError::new(StoreErrorKind::Backend, format!("cannot start writer: {e}"))
         })?;
-    Ok(tx)
+    Ok((tx, barriers))
 }
 
-fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, mut last_seq: u64) {
-    while let Ok(first) = rx.recv() {
+fn run(
+    mut conn: Connection,
+    rx: &mpsc::Receiver<Job>,
+    mut last_seq: u64,
+    sync: &mpsc::Sender<Work>,
+    health: &Health,
+) {
+    // How far the index is (a stale value only changes when indexing runs, not what lookups see).
+    let mut indexed = indexer::indexed_through(&conn).unwrap_or(last_seq);
+    loop {
+        let first = if last_seq > indexed {
+            // A tail to index: once it fills a batch, or after a moment without commits (a
+            // steady trickle of single events would otherwise pay an index transaction each).
+            let wait = if last_seq >= indexed + indexer::IDLE_BATCH as u64 {
+                Duration::ZERO
+            } else {
+                indexer::IDLE_DELAY
+            };
+            match rx.recv_timeout(wait) {
+                Ok(job) => job,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    indexed = index_alone(&mut conn, last_seq).unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "indexing the event history failed; lookups scan the unindexed events until it succeeds");
+                        last_seq
+                    });
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            }
+        };
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match rx.try_recv() {
@@ -163,21 +239,70 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, mut last_seq: u64) {
                 Err(_) => break,
             }
         }
-        let results = match run_group_fast(&mut conn, &group, &mut last_seq) {
-            Some(results) => results,
-            None => run_group_isolated(&mut conn, &group, &mut last_seq),
+        let results = match health.check() {
+            Err(e) => all_failed(group.len(), &e),
+            Ok(()) => match run_group_fast(
+                &mut conn,
+                rx,
+                &mut group,
+                &mut last_seq,
+                &mut indexed,
+                health,
+            ) {
+                Some(results) => results,
+                None => run_group_isolated(&mut conn, &group, &mut last_seq),
+            },
         };
-        for (job, result) in group.into_iter().zip(results) {
-            job.answer(result);
+        let wrote = results.iter().any(Result::is_ok);
+        let answer = Box::new(move |synced: Result<(), StoreError>| {
+            for (job, result) in group.into_iter().zip(results) {
+                let result = match (result, &synced) {
+                    (Ok(done), Ok(())) => Ok(done),
+                    (Ok(_), Err(e)) => Err(StoreError::new(e.kind(), e.to_string())),
+                    (Err(e), _) => Err(e),
+                };
+                job.answer(result);
+            }
+        });
+        health.group_handed_over();
+        let work = Work::Group {
+            last_seq,
+            wrote,
+            answer,
+        };
+        if let Err(mpsc::SendError(Work::Group { answer, .. })) = sync.send(work) {
+            // The syncer is gone (it only stops after this thread): nothing can be confirmed.
+            health.group_answered();
+            answer(Err(StoreError::new(
+                StoreErrorKind::Closed,
+                "the store's syncer has stopped",
+            )));
         }
     }
 }
 
 type Results = Vec<Result<Done, StoreError>>;
 
-/// Runs the group in one transaction without savepoints. `None` if some job failed (everything
-/// is rolled back and `last_seq` restored); the caller then re-runs the group isolated.
-fn run_group_fast(conn: &mut Connection, group: &[Job], last_seq: &mut u64) -> Option<Results> {
+/// How long the writer waits for a job before it looks again whether the syncer is free.
+const POLL: Duration = Duration::from_micros(50);
+
+/// Runs `group` in one transaction without savepoints, and keeps applying the jobs that arrive
+/// while the syncer is still busy with the previous group: the transaction commits when the
+/// disk is ready for the next `fdatasync` (at once when it is idle). A group therefore holds
+/// everything that arrived during one sync — as large as the load makes it, so the pages every
+/// commit writes (the leaves its keys land on) are written once for many events — and a lone
+/// caller never waits for company.
+///
+/// `None` if some job failed (everything is rolled back and `last_seq` restored); the caller
+/// then re-runs the group isolated.
+fn run_group_fast(
+    conn: &mut Connection,
+    rx: &mpsc::Receiver<Job>,
+    group: &mut Vec<Job>,
+    last_seq: &mut u64,
+    indexed: &mut u64,
+    health: &Health,
+) -> Option<Results> {
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => return Some(all_failed(group.len(), &e.into())),
@@ -185,22 +310,58 @@ fn run_group_fast(conn: &mut Connection, group: &[Job], last_seq: &mut u64) -> O
     if let Err(e) = sync_last_seq(&tx, last_seq) {
         return Some(all_failed(group.len(), &e));
     }
-    let start_seq = *last_seq;
+    let (start_seq, start_indexed) = (*last_seq, *indexed);
+    let give_up = |tx: rusqlite::Transaction<'_>, last_seq: &mut u64, indexed: &mut u64| {
+        let _ = tx.rollback();
+        *last_seq = start_seq;
+        *indexed = start_indexed;
+        None
+    };
+    // A flood of commits gets no idle moment to index in: keep the tail bounded.
+    while *last_seq > *indexed + indexer::MAX_TAIL {
+        match indexer::index_step(&tx, indexer::BUSY_BATCH) {
+            Ok(step) => *indexed = indexed_after(&step, *last_seq),
+            Err(_) => return give_up(tx, last_seq, indexed),
+        }
+    }
     let mut results = Vec::with_capacity(group.len());
-    for job in group {
-        match job.apply(&tx, last_seq) {
-            Ok(done) => results.push(Ok(done)),
-            Err(_) => {
-                let _ = tx.rollback();
-                *last_seq = start_seq;
-                return None;
+    loop {
+        for job in &group[results.len()..] {
+            match job.apply(&tx, last_seq) {
+                Ok(done) => results.push(Ok(done)),
+                Err(_) => return give_up(tx, last_seq, indexed),
             }
+        }
+        if group.len() >= MAX_GROUP {
+            break;
+        }
+        let queued = group.len();
+        group.extend(rx.try_iter().take(MAX_GROUP - queued));
+        if group.len() > queued {
+            continue;
+        }
+        if health.syncer_idle() {
+            break;
+        }
+        // Waiting for the disk: index meanwhile (the keys ride along with this commit).
+        if *last_seq >= *indexed + indexer::BUSY_BATCH as u64 {
+            match indexer::index_step(&tx, indexer::BUSY_BATCH) {
+                Ok(step) => *indexed = indexed_after(&step, *last_seq),
+                Err(_) => return give_up(tx, last_seq, indexed),
+            }
+            continue;
+        }
+        match rx.recv_timeout(POLL) {
+            Ok(job) => group.push(job),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
     match tx.commit() {
         Ok(()) => Some(results),
         Err(e) => {
             *last_seq = start_seq;
+            *indexed = start_indexed;
             let e = StoreError::from(e);
             tracing::error!(error = %e, "event store commit failed; nothing of this group was committed");
             Some(all_failed(group.len(), &e))
@@ -258,6 +419,25 @@ fn run_group_isolated(conn: &mut Connection, group: &[Job], last_seq: &mut u64) 
     }
 }
 
+/// An index-only transaction of up to [`indexer::IDLE_BATCH`] events. Returns the new
+/// `indexed_through`.
+fn index_alone(conn: &mut Connection, last_seq: u64) -> Result<u64, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let step = indexer::index_step(&tx, indexer::IDLE_BATCH)?;
+    tx.commit()?;
+    Ok(indexed_after(&step, last_seq))
+}
+
+/// The writer's idea of `indexed_through` after a step: the end of the log once the step caught
+/// up (even when the last events were expired, so no row carries `last_seq`).
+fn indexed_after(step: &indexer::Step, last_seq: u64) -> u64 {
+    if step.caught_up {
+        step.through.max(last_seq)
+    } else {
+        step.through
+    }
+}
+
 /// Reads the highest `seq` inside the write transaction, so another process that appended to
 /// the same file (e.g. `cairn import` beside a running server) never causes a clash.
 fn sync_last_seq(conn: &Connection, last_seq: &mut u64) -> Result<(), StoreError> {
@@ -292,9 +472,6 @@ fn apply_commit(
                              keys, record)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    // The lookup keys of the commit's new events, inserted at the end in key order: neighbours
-    // land on the same leaf, and one statement inserts many rows.
-    let mut keys: Vec<(i64, i64, i64, i64)> = Vec::new();
     for event in &commit.events {
         if is_present(&mut same_id, event)? {
             match commit.duplicates {
@@ -325,51 +502,11 @@ fn apply_commit(
             event.packed_keys,
             event.record,
         ])?;
-        keys.extend(
-            event
-                .keys
-                .iter()
-                .map(|&(k, v)| (k, v, event.event_time, seq as i64)),
-        );
         *last_seq = seq;
         seqs.push(Some(seq));
     }
-    insert_keys(conn, &mut keys)?;
     apply_catalog(conn, &commit.catalog)?;
     Ok(CommitReceipt { seqs })
-}
-
-/// Rows per multi-row INSERT into `lookup_keys`.
-const KEYS_PER_STATEMENT: usize = 64;
-
-/// Inserts lookup keys, sorted, [`KEYS_PER_STATEMENT`] rows per statement.
-fn insert_keys(conn: &Connection, keys: &mut [(i64, i64, i64, i64)]) -> Result<(), StoreError> {
-    keys.sort_unstable();
-    let sql = |n: usize| {
-        let mut sql = String::from("INSERT OR IGNORE INTO lookup_keys (k, v, t, seq) VALUES ");
-        for i in 0..n {
-            sql.push_str(if i == 0 { "(?,?,?,?)" } else { ",(?,?,?,?)" });
-        }
-        sql
-    };
-    let mut chunks = keys.chunks_exact(KEYS_PER_STATEMENT);
-    if chunks.len() > 0 {
-        let mut full = conn.prepare_cached(&sql(KEYS_PER_STATEMENT))?;
-        for chunk in &mut chunks {
-            full.execute(rusqlite::params_from_iter(
-                chunk.iter().flat_map(|&(k, v, t, s)| [k, v, t, s]),
-            ))?;
-        }
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        // Cached per length: commits of one event have a handful of keys.
-        conn.prepare_cached(&sql(rest.len()))?
-            .execute(rusqlite::params_from_iter(
-                rest.iter().flat_map(|&(k, v, t, s)| [k, v, t, s]),
-            ))?;
-    }
-    Ok(())
 }
 
 /// Whether an event with this `eventID` is in the log (or earlier in this transaction).

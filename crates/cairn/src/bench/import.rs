@@ -512,6 +512,8 @@ fn measure_store_only(
         let receipt = runtime.block_on(handle)??;
         appended += receipt.seqs.iter().flatten().count() as u64;
     }
+    // As `cairn import` does: the event-history index complete before the clock stops.
+    runtime.block_on(store.index_tail())?;
     let elapsed = started.elapsed();
     let cpu = threads_cpu(WRITER_THREAD);
     drop(store);

@@ -1,0 +1,218 @@
+//! Making commits durable on a thread of their own, so the writer never waits for the disk.
+//!
+//! The writer connection runs with `synchronous=NORMAL`: a commit writes its WAL frames (into
+//! the page cache) and returns without an `fsync`. The writer hands the group's answers to this
+//! thread and goes straight on to the next group, while this thread takes every group waiting,
+//! calls `fdatasync` on the WAL file once for all of them, and only then answers their callers.
+//! Commit N+1 is applied while commit N is being synced: a two-stage pipeline whose rate is set
+//! by the slower stage instead of the sum of both (with `synchronous=FULL` the writer spent
+//! three quarters of each cycle waiting inside `fsync`).
+//!
+//! Why this is as durable as `synchronous=FULL`: WAL frames are written in commit order with
+//! `write()`, and `fdatasync` on the WAL file makes everything written to it before the call
+//! stable, whichever descriptor or process wrote it. A caller is answered only after an
+//! `fdatasync` that started after its commit returned, so its frames — and every earlier
+//! frame — are on disk. After a power loss SQLite's WAL recovery keeps the longest prefix of
+//! valid, committed frames, which includes every answered commit. Unanswered commits may
+//! survive or not, exactly as a crash between `fsync` and the answer allows with `FULL`.
+//!
+//! Readers can see a commit before its sync. Consumers that act on events outside the store
+//! (trail delivery) read through [`Barrier`]s: events are returned only once they are durable,
+//! so a delivered log file never holds an event a power loss could take back. Interactive
+//! lookups do not wait (the window is one `fsync`, about a millisecond).
+//!
+//! If `fdatasync` fails, the kernel may already have dropped the dirty pages: nothing written
+//! since the last good sync can be trusted to be on disk. The store then refuses every further
+//! write (see [`Health`]) and the callers waiting for that sync are told their commit failed;
+//! a restart recovers from what the disk really holds.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+
+use crate::{StoreError, StoreErrorKind};
+
+/// What the syncer is handed.
+pub(super) enum Work {
+    /// A group the writer committed (or failed): answer it after the next sync.
+    Group {
+        /// The highest `seq` written by the group (or before it), once durable.
+        last_seq: u64,
+        /// Whether the group wrote anything that needs syncing.
+        wrote: bool,
+        answer: Box<dyn FnOnce(Result<(), StoreError>) + Send>,
+    },
+    /// Someone read events up to `seq` and wants them durable before using them.
+    Barrier {
+        seq: u64,
+        reply: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+/// Shared state of the writer, the syncer and the store handle.
+#[derive(Default)]
+pub(super) struct Health {
+    /// Every event up to this `seq` is on stable storage (as far as this process knows).
+    durable_seq: AtomicU64,
+    /// Set when an `fdatasync` failed: no further write is accepted.
+    failed: AtomicBool,
+    /// Groups handed to the syncer and not answered yet.
+    groups_in_sync: AtomicU64,
+}
+
+impl Health {
+    /// Called by the writer before it hands a group to the syncer.
+    pub(super) fn group_handed_over(&self) {
+        self.groups_in_sync.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Called once a handed-over group has been answered.
+    pub(super) fn group_answered(&self) {
+        self.groups_in_sync.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Whether the syncer has nothing to do: the next commit would be synced at once.
+    pub(super) fn syncer_idle(&self) -> bool {
+        self.groups_in_sync.load(Ordering::Acquire) == 0
+    }
+
+    pub(super) fn mark_durable(&self, seq: u64) {
+        self.durable_seq.fetch_max(seq, Ordering::AcqRel);
+    }
+
+    pub(super) fn durable_seq(&self) -> u64 {
+        self.durable_seq.load(Ordering::Acquire)
+    }
+
+    /// The error every write gets once a sync has failed.
+    pub(super) fn check(&self) -> Result<(), StoreError> {
+        if self.failed.load(Ordering::Acquire) {
+            return Err(StoreError::new(
+                StoreErrorKind::Backend,
+                "the event store stopped accepting writes after the disk reported a failed \
+                 fsync; restart cairn to recover from what the disk holds",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The WAL file of the database at `db`, opened for syncing.
+struct WalFile {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl WalFile {
+    fn new(db: &Path) -> WalFile {
+        WalFile {
+            path: PathBuf::from(format!("{}-wal", db.display())),
+            file: None,
+        }
+    }
+
+    /// `fdatasync` of the WAL. The file is reopened when it was replaced (SQLite deletes the
+    /// WAL when the last connection closes, and another process may then create a new one).
+    fn sync(&mut self) -> std::io::Result<()> {
+        if !self.is_current() {
+            self.file = Some(File::options().read(true).write(true).open(&self.path)?);
+        }
+        self.file
+            .as_ref()
+            .expect("WAL file was just opened")
+            .sync_data()
+    }
+
+    #[cfg(unix)]
+    fn is_current(&self) -> bool {
+        use std::os::unix::fs::MetadataExt as _;
+        let (Some(file), Ok(on_disk)) = (&self.file, std::fs::metadata(&self.path)) else {
+            return false;
+        };
+        file.metadata()
+            .map(|open| open.ino() == on_disk.ino() && open.dev() == on_disk.dev())
+            .unwrap_or(false)
+    }
+
+    #[cfg(not(unix))]
+    fn is_current(&self) -> bool {
+        false
+    }
+}
+
+/// Starts the syncer for the database at `db`. It stops when every sender is dropped, after
+/// answering everything it was handed.
+pub(super) fn spawn(
+    db: &Path,
+    health: Arc<Health>,
+) -> Result<(mpsc::Sender<Work>, std::thread::JoinHandle<()>), StoreError> {
+    let (tx, rx) = mpsc::channel::<Work>();
+    let mut wal = WalFile::new(db);
+    let handle = std::thread::Builder::new()
+        .name("cairn-store-sync".into())
+        .spawn(move || run(&rx, &mut wal, &health))
+        .map_err(|e| {
+            StoreError::new(StoreErrorKind::Backend, format!("cannot start syncer: {e}"))
+        })?;
+    Ok((tx, handle))
+}
+
+fn run(rx: &mpsc::Receiver<Work>, wal: &mut WalFile, health: &Health) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        batch.extend(rx.try_iter());
+        let durable = health.durable_seq();
+        let target = batch
+            .iter()
+            .map(|w| match w {
+                Work::Group { last_seq, .. } => *last_seq,
+                Work::Barrier { seq, .. } => *seq,
+            })
+            .max()
+            .unwrap_or(durable);
+        let needs_sync = batch.iter().any(|w| match w {
+            Work::Group { wrote, .. } => *wrote,
+            Work::Barrier { seq, .. } => *seq > durable,
+        });
+        let outcome = if !needs_sync {
+            Ok(())
+        } else if health.failed.load(Ordering::Acquire) {
+            health.check()
+        } else {
+            match wal.sync() {
+                Ok(()) => {
+                    health.mark_durable(target);
+                    Ok(())
+                }
+                Err(e) => {
+                    health.failed.store(true, Ordering::Release);
+                    tracing::error!(error = %e, "fsync of the event store's WAL failed; the store refuses further writes until cairn restarts");
+                    Err(StoreError::new(
+                        StoreErrorKind::Backend,
+                        format!(
+                            "fsync of the event store failed ({e}); the commit may not survive a \
+                             crash, and the store refuses further writes until cairn restarts"
+                        ),
+                    ))
+                }
+            }
+        };
+        for work in batch {
+            let result = match &outcome {
+                Ok(()) => Ok(()),
+                Err(e) => Err(StoreError::new(e.kind(), e.to_string())),
+            };
+            match work {
+                Work::Group { answer, .. } => {
+                    answer(result);
+                    health.group_answered();
+                }
+                Work::Barrier { reply, .. } => {
+                    let _ = reply.send(result);
+                }
+            }
+        }
+    }
+}

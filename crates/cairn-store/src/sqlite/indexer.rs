@@ -25,7 +25,10 @@ pub(super) const IDLE_BATCH: usize = 1024;
 /// How long the writer waits for a commit before it indexes a tail smaller than a batch.
 pub(super) const IDLE_DELAY: std::time::Duration = std::time::Duration::from_millis(20);
 /// The tail at which the writer indexes inside a group's transaction, while the syncer is busy.
-pub(super) const BUSY_BATCH: usize = 1024;
+pub(super) const BUSY_TAIL: u64 = 1024;
+/// Events per index step inside a group's transaction: small, so the writer looks again soon
+/// whether the syncer is free (a step of 1024 events took ~5 ms and held the group that long).
+pub(super) const BUSY_STEP: usize = 256;
 /// The tail at which the writer indexes before it applies anything else, so a flood of commits
 /// (a bulk import) cannot leave lookups scanning an unbounded tail.
 pub(super) const MAX_TAIL: u64 = 50_000;

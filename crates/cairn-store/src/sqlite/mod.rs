@@ -1,6 +1,6 @@
 //! The embedded store: one SQLite file in the data dir.
 //!
-//! # Schema (user_version 2)
+//! # Schema (user_version 3)
 //!
 //! ```text
 //! events(seq INTEGER PRIMARY KEY,      -- assigned by the writer: last + 1, no gaps
@@ -8,16 +8,17 @@
 //!        received_at,                  -- Unix ms when Cairn received it (retention clock)
 //!        history, event_time, imported,
 //!        event_id TEXT,                -- the record's eventID
-//!        keys BLOB,                    -- the event's lookup keys, packed (for retention)
+//!        keys BLOB,                    -- its lookup keys, packed (indexed from here; retention)
 //!        record BLOB)                  -- the full record: zstd + built-in dictionary, lossless
 //! lookup_keys(k, v, t, seq) WITHOUT ROWID  -- every LookupEvents key of every event, one B-tree
+//! lookup_index(indexed_through)        -- how far lookup_keys is built ([`indexer`])
 //! catalog(namespace, key, value)       -- JSON documents: trails, tags, channels, ...
 //! checkpoints(consumer PRIMARY KEY, position)
 //! ```
 //!
-//! Three B-trees are written per event (the log, its eventID index, the lookup keys); the
-//! encodings are in [`encode`]. Compression and hashing happen on the committing caller's
-//! thread, before the commit reaches the writer.
+//! Three B-trees are written per event (the log, its eventID index, the lookup keys — the last
+//! behind the log, in batches, see [`indexer`]); the encodings are in [`encode`]. Compression and
+//! hashing happen on the committing caller's thread, before the commit reaches the writer.
 //!
 //! # Durability and group commit
 //!
@@ -67,6 +68,14 @@ struct Inner {
     health: Arc<syncer::Health>,
     readers: reader::Pool,
     _checkpointer: wal::Checkpointer,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The syncer holds a sender of the writer's queue too: say it in words.
+        let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = jobs.send(Job::Stop);
+    }
 }
 
 impl SqliteStore {

@@ -62,3 +62,40 @@ pub(super) fn spawn(path: PathBuf) -> Checkpointer {
     });
     Checkpointer { stop }
 }
+
+/// The writer's side of keeping the WAL bounded.
+///
+/// The checkpointer's RESTART needs a moment when no write transaction is open, and under a
+/// steady stream of commits the writer barely leaves one (it applies the next group while the
+/// previous one syncs). So the writer itself, between two transactions, restarts the WAL once it
+/// has grown past [`MAX_WAL_BYTES`]: commits wait for that one checkpoint (the PASSIVE ones
+/// have usually copied most of it already), and the WAL starts over instead of growing for as
+/// long as a bulk load lasts.
+pub(super) struct WalBound {
+    wal: PathBuf,
+    checked: std::time::Instant,
+}
+
+impl WalBound {
+    pub(super) fn new(db: &std::path::Path) -> WalBound {
+        WalBound {
+            wal: PathBuf::from(format!("{}-wal", db.display())),
+            checked: std::time::Instant::now(),
+        }
+    }
+
+    /// Restarts the WAL if it is too large (looked at every 100 ms at most). Call only with no
+    /// transaction open on `conn`.
+    pub(super) fn restart_if_large(&mut self, conn: &Connection) {
+        if self.checked.elapsed() < Duration::from_millis(100) {
+            return;
+        }
+        self.checked = std::time::Instant::now();
+        let large = std::fs::metadata(&self.wal)
+            .map(|m| m.len() > MAX_WAL_BYTES)
+            .unwrap_or(false);
+        if large && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+            tracing::debug!(error = %e, "WAL restart by the writer skipped");
+        }
+    }
+}

@@ -78,6 +78,10 @@ pub(super) enum Job {
     IndexTail {
         reply: oneshot::Sender<Result<bool, StoreError>>,
     },
+    /// From the syncer: it has become idle (a group waiting for it can commit). Never applied.
+    Wake,
+    /// From the store handle's `Drop`: finish what is queued and stop. Never applied.
+    Stop,
 }
 
 /// Events indexed per [`Job::IndexTail`].
@@ -121,6 +125,8 @@ impl Job {
                     caught_up: step.caught_up,
                 })
             }
+            // The inbox keeps control messages out of groups.
+            Job::Wake | Job::Stop => Ok(Done::Advanced),
         }
     }
 
@@ -163,6 +169,7 @@ impl Job {
                     _ => Err(mismatch()),
                 }));
             }
+            Job::Wake | Job::Stop => {}
         }
     }
 }
@@ -180,13 +187,22 @@ pub(super) fn spawn(
     let last = last.unwrap_or(0) as u64;
     // What is in the file at open was synced by whoever wrote it (or is recovered from it).
     health.mark_durable(last);
-    let (sync, syncer) = syncer::spawn(path, health.clone())?;
     let (tx, rx) = mpsc::channel::<Job>();
+    let wake = tx.clone();
+    let (sync, syncer) = syncer::spawn(
+        path,
+        health.clone(),
+        Box::new(move || {
+            let _ = wake.send(Job::Wake);
+        }),
+    )?;
     let barriers = sync.clone();
+    let mut wal_bound = super::wal::WalBound::new(path);
     std::thread::Builder::new()
         .name("cairn-store-writer".into())
         .spawn(move || {
-            run(conn, &rx, last, &sync, &health);
+            let mut inbox = Inbox { rx, stopped: false };
+            run(conn, &mut inbox, last, &sync, &health, &mut wal_bound);
             // Every answer goes out before the connection closes (closing may delete the WAL).
             drop(sync);
             let _ = syncer.join();
@@ -197,53 +213,98 @@ pub(super) fn spawn(
     Ok((tx, barriers))
 }
 
+/// The writer's queue, with the control messages ([`Job::Wake`], [`Job::Stop`]) taken out.
+struct Inbox {
+    rx: mpsc::Receiver<Job>,
+    /// A `Stop` arrived (or every sender is gone): nothing more will come.
+    stopped: bool,
+}
+
+/// What waiting on the [`Inbox`] gave.
+enum Next {
+    Job(Job),
+    Wake,
+    TimedOut,
+    Stopped,
+}
+
+impl Inbox {
+    /// The next message, waiting up to `timeout` (forever if `None`).
+    fn next(&mut self, timeout: Option<Duration>) -> Next {
+        if self.stopped {
+            return Next::Stopped;
+        }
+        let received = match timeout {
+            None => self
+                .rx
+                .recv()
+                .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+            Some(t) => self.rx.recv_timeout(t),
+        };
+        match received {
+            Ok(Job::Wake) => Next::Wake,
+            Ok(Job::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                self.stopped = true;
+                Next::Stopped
+            }
+            Ok(job) => Next::Job(job),
+            Err(mpsc::RecvTimeoutError::Timeout) => Next::TimedOut,
+        }
+    }
+
+    /// Moves the jobs already queued into `group`, up to [`MAX_GROUP`] in all.
+    fn drain_into(&mut self, group: &mut Vec<Job>) {
+        while !self.stopped && group.len() < MAX_GROUP {
+            match self.rx.try_recv() {
+                Ok(Job::Wake) => {}
+                Ok(Job::Stop) | Err(mpsc::TryRecvError::Disconnected) => self.stopped = true,
+                Ok(job) => group.push(job),
+                Err(mpsc::TryRecvError::Empty) => break,
+            }
+        }
+    }
+}
+
 fn run(
     mut conn: Connection,
-    rx: &mpsc::Receiver<Job>,
+    inbox: &mut Inbox,
     mut last_seq: u64,
     sync: &mpsc::Sender<Work>,
     health: &Health,
+    wal_bound: &mut super::wal::WalBound,
 ) {
     // How far the index is (a stale value only changes when indexing runs, not what lookups see).
     let mut indexed = indexer::indexed_through(&conn).unwrap_or(last_seq);
     loop {
-        let first = if last_seq > indexed {
-            // A tail to index: once it fills a batch, or after a moment without commits (a
-            // steady trickle of single events would otherwise pay an index transaction each).
-            let wait = if last_seq >= indexed + indexer::IDLE_BATCH as u64 {
-                Duration::ZERO
-            } else {
-                indexer::IDLE_DELAY
-            };
-            match rx.recv_timeout(wait) {
-                Ok(job) => job,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    indexed = index_alone(&mut conn, last_seq).unwrap_or_else(|e| {
-                        tracing::warn!(error = %e, "indexing the event history failed; lookups scan the unindexed events until it succeeds");
-                        last_seq
-                    });
-                    continue;
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
+        wal_bound.restart_if_large(&conn);
+        // A tail to index: once it fills a batch, or after a moment without commits (a steady
+        // trickle of single events would otherwise pay an index transaction each).
+        let wait = if last_seq <= indexed {
+            None
+        } else if last_seq >= indexed + indexer::IDLE_BATCH as u64 {
+            Some(Duration::ZERO)
         } else {
-            match rx.recv() {
-                Ok(job) => job,
-                Err(_) => break,
+            Some(indexer::IDLE_DELAY)
+        };
+        let first = match inbox.next(wait) {
+            Next::Job(job) => job,
+            Next::Wake => continue,
+            Next::TimedOut => {
+                indexed = index_alone(&mut conn, last_seq).unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "indexing the event history failed; lookups scan the unindexed events until it succeeds");
+                    last_seq
+                });
+                continue;
             }
+            Next::Stopped => break,
         };
         let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
-        }
+        inbox.drain_into(&mut group);
         let results = match health.check() {
             Err(e) => all_failed(group.len(), &e),
             Ok(()) => match run_group_fast(
                 &mut conn,
-                rx,
+                inbox,
                 &mut group,
                 &mut last_seq,
                 &mut indexed,
@@ -272,7 +333,7 @@ fn run(
         };
         if let Err(mpsc::SendError(Work::Group { answer, .. })) = sync.send(work) {
             // The syncer is gone (it only stops after this thread): nothing can be confirmed.
-            health.group_answered();
+            health.groups_synced(1);
             answer(Err(StoreError::new(
                 StoreErrorKind::Closed,
                 "the store's syncer has stopped",
@@ -282,9 +343,6 @@ fn run(
 }
 
 type Results = Vec<Result<Done, StoreError>>;
-
-/// How long the writer waits for a job before it looks again whether the syncer is free.
-const POLL: Duration = Duration::from_micros(50);
 
 /// Runs `group` in one transaction without savepoints, and keeps applying the jobs that arrive
 /// while the syncer is still busy with the previous group: the transaction commits when the
@@ -297,7 +355,7 @@ const POLL: Duration = Duration::from_micros(50);
 /// then re-runs the group isolated.
 fn run_group_fast(
     conn: &mut Connection,
-    rx: &mpsc::Receiver<Job>,
+    inbox: &mut Inbox,
     group: &mut Vec<Job>,
     last_seq: &mut u64,
     indexed: &mut u64,
@@ -319,7 +377,7 @@ fn run_group_fast(
     };
     // A flood of commits gets no idle moment to index in: keep the tail bounded.
     while *last_seq > *indexed + indexer::MAX_TAIL {
-        match indexer::index_step(&tx, indexer::BUSY_BATCH) {
+        match indexer::index_step(&tx, indexer::IDLE_BATCH) {
             Ok(step) => *indexed = indexed_after(&step, *last_seq),
             Err(_) => return give_up(tx, last_seq, indexed),
         }
@@ -336,25 +394,24 @@ fn run_group_fast(
             break;
         }
         let queued = group.len();
-        group.extend(rx.try_iter().take(MAX_GROUP - queued));
+        inbox.drain_into(group);
         if group.len() > queued {
             continue;
         }
-        if health.syncer_idle() {
+        if health.syncer_idle() || inbox.stopped {
             break;
         }
         // Waiting for the disk: index meanwhile (the keys ride along with this commit).
-        if *last_seq >= *indexed + indexer::BUSY_BATCH as u64 {
-            match indexer::index_step(&tx, indexer::BUSY_BATCH) {
+        if *last_seq >= *indexed + indexer::BUSY_TAIL {
+            match indexer::index_step(&tx, indexer::BUSY_STEP) {
                 Ok(step) => *indexed = indexed_after(&step, *last_seq),
                 Err(_) => return give_up(tx, last_seq, indexed),
             }
             continue;
         }
-        match rx.recv_timeout(POLL) {
-            Ok(job) => group.push(job),
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        // Until a job arrives or the syncer says it is free.
+        if let Next::Job(job) = inbox.next(None) {
+            group.push(job);
         }
     }
     match tx.commit() {

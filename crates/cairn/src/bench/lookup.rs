@@ -203,6 +203,8 @@ async fn fill(data_dir: &Path, size: u64, templates: &[Template]) -> anyhow::Res
     if let Some(p) = pending {
         p.await??;
     }
+    // As `cairn import` does: leave no unindexed tail for the queries to scan.
+    store.index_tail().await?;
     drop(store);
     std::fs::write(&marker, size.to_string())?;
     eprintln!(

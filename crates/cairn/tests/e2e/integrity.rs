@@ -276,6 +276,12 @@ async fn produce(server: &mut Server, bucket: &Bucket) -> String {
         .unwrap();
     ct.start_logging().name(TRAIL).send().await.unwrap();
     activity(server, 3).await;
+    // At least one digest signed with the first key (a chain's first digest ends two whole
+    // seconds after it starts, so under load it may not exist yet).
+    wait_until("a digest before the rotation", || async {
+        !bucket.digests().await.is_empty()
+    })
+    .await;
     // Rotate the signing key while the chain runs: later digests use the new key.
     let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args(["keys", "rotate", "--data-dir"])
@@ -337,9 +343,10 @@ async fn check_chain_shape(bucket: &Bucket) {
         .iter()
         .map(|d| {
             format!(
-                "{}..{}{}",
+                "{}..{} key {}{}",
                 d["digestStartTime"].as_str().unwrap_or("?"),
                 d["digestEndTime"].as_str().unwrap_or("?"),
+                d["digestPublicKeyFingerprint"].as_str().unwrap_or("?"),
                 if d["previousDigestS3Object"].is_null() {
                     " (chain start)"
                 } else {
@@ -368,7 +375,7 @@ async fn check_chain_shape(bucket: &Bucket) {
     assert_eq!(
         fingerprints.len(),
         2,
-        "the rotation changed the signing key"
+        "the rotation changed the signing key: {shape:#?}"
     );
     for pair in digests.windows(2) {
         if !pair[1]["previousDigestS3Object"].is_null() {

@@ -12,6 +12,7 @@
 //!        record BLOB)                  -- the full record: zstd + built-in dictionary, lossless
 //! lookup_keys(k, v, t, seq) WITHOUT ROWID  -- every LookupEvents key of every event, one B-tree
 //! lookup_index(indexed_through)        -- how far lookup_keys is built ([`indexer`])
+//! log_state(expired_through)           -- highest seq retention deleted (seqs are never reused)
 //! catalog(namespace, key, value)       -- JSON documents: trails, tags, channels, ...
 //! checkpoints(consumer PRIMARY KEY, position)
 //! ```
@@ -72,7 +73,8 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // The syncer holds a sender of the writer's queue too: say it in words.
+        // The syncer holds a sender of the writer's queue (to wake it), so the queue never
+        // disconnects on its own: tell the writer explicitly that this handle is gone.
         let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
         let _ = jobs.send(Job::Stop);
     }
@@ -83,8 +85,15 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let conn = Connection::open(path)?;
         schema::prepare_writer(&conn)?;
+        // The file's real path: SQLite keeps the WAL beside it, also when `path` is a symlink.
+        let real = std::fs::canonicalize(path).map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::Backend,
+                format!("resolving {}: {e}", path.display()),
+            )
+        })?;
         let health = Arc::new(syncer::Health::default());
-        let (jobs, barriers) = writer::spawn(conn, path, health.clone())?;
+        let (jobs, barriers) = writer::spawn(conn, &real, health.clone())?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
@@ -92,7 +101,7 @@ impl SqliteStore {
                 barriers: Mutex::new(barriers),
                 health,
                 readers: reader::Pool::new(path.to_path_buf()),
-                _checkpointer: wal::spawn(path.to_path_buf()),
+                _checkpointer: wal::spawn(real),
             }),
         })
     }
@@ -581,6 +590,72 @@ mod layout_tests {
         for t in tasks {
             t.await.unwrap();
         }
+    }
+
+    /// Retention that empties the log does not make the next event reuse a sequence number
+    /// (consumers parked past it would never see it, and lookups would skip it as indexed).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_emptied_log_does_not_reuse_sequence_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let first: Vec<NewEvent> = (0..3)
+            .map(|i| event(&format!("old-{i}"), "GetUser", "alice"))
+            .collect();
+        store.commit(Commit::events(first)).await.unwrap();
+        store.index_tail().await.unwrap();
+        assert_eq!(store.expire_events(1, 10).await.unwrap(), 3);
+        let receipt = store
+            .commit(Commit::events(vec![event("new-1", "GetUser", "bob")]))
+            .await
+            .unwrap();
+        assert_eq!(receipt.seqs, vec![Some(4)]);
+        assert_eq!(store.last_seq().await.unwrap(), 4);
+        for indexed in [false, true] {
+            if indexed {
+                store.index_tail().await.unwrap();
+            }
+            let found = store
+                .lookup(by(LookupFilter::Username("bob".into())))
+                .await
+                .unwrap();
+            assert_eq!(found.len(), 1, "indexed: {indexed}");
+        }
+        drop(store);
+        // And after a restart.
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.last_seq().await.unwrap(), 4);
+        let receipt = store
+            .commit(Commit::events(vec![event("new-2", "GetUser", "bob")]))
+            .await
+            .unwrap();
+        assert_eq!(receipt.seqs, vec![Some(5)]);
+    }
+
+    /// A store opened through a symlink syncs the real WAL (SQLite keeps it beside the target);
+    /// the syncer refuses to call a commit durable when it cannot find the WAL it must sync.
+    #[cfg(unix)]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_symlinked_store_syncs_the_real_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let real_dir = dir.path().join("real");
+        std::fs::create_dir(&real_dir).unwrap();
+        let real = real_dir.join("events.db");
+        let link = dir.path().join("events.db");
+        Connection::open(&real).unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let store = SqliteStore::open(&link).unwrap();
+        let receipt = store
+            .commit(Commit::events(vec![event("e-1", "GetUser", "alice")]))
+            .await
+            .unwrap();
+        assert_eq!(receipt.seqs, vec![Some(1)]);
+        assert!(real_dir.join("events.db-wal").exists());
+        assert!(!dir.path().join("events.db-wal").exists());
+        assert!(store.inner.health.durable_seq() >= 1);
+        // The WAL the syncer must sync is gone (as if the path were wrong): commits fail.
+        let mut wal = syncer::WalFile::new(&dir.path().join("elsewhere.db"));
+        assert!(wal.sync().is_err());
     }
 
     /// Events another process appended are handed to consumers once synced (the barrier).

@@ -86,9 +86,16 @@ pub(super) fn event_by_id(conn: &Connection, id: &str) -> Result<Option<StoredEv
     Ok(collect(stmt.query(params![super::encode::id_key(id), id])?)?.pop())
 }
 
+/// The highest `seq` ever written: the last event's, or — once retention has emptied the log —
+/// the last expired one's (`log_state`), so numbers are never handed out twice.
 pub(super) fn last_seq(conn: &Connection) -> Result<u64, StoreError> {
-    let seq: Option<i64> = conn.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
-    Ok(seq.unwrap_or(0) as u64)
+    let seq: i64 = conn
+        .prepare_cached(
+            "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0),
+                        (SELECT expired_through FROM log_state WHERE id = 0))",
+        )?
+        .query_row([], |r| r.get(0))?;
+    Ok(seq as u64)
 }
 
 pub(super) fn catalog_get(

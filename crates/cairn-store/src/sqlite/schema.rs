@@ -6,6 +6,9 @@ use crate::StoreError;
 
 const SCHEMA_VERSION: i64 = 3;
 
+/// How long a connection waits for another's lock (e.g. `cairn import` beside a server).
+pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Schema v3 (v2 plus `lookup_index`): see [`super::encode`] for the encodings.
 const SCHEMA_V3: &str = r#"
 CREATE TABLE IF NOT EXISTS events (
@@ -40,6 +43,12 @@ CREATE TABLE IF NOT EXISTS lookup_index (
 );
 INSERT OR IGNORE INTO lookup_index (id, indexed_through)
     SELECT 0, COALESCE(MAX(seq), 0) FROM events;
+-- The highest seq retention has deleted: an emptied log continues after it.
+CREATE TABLE IF NOT EXISTS log_state (
+    id               INTEGER PRIMARY KEY CHECK (id = 0),
+    expired_through  INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO log_state (id, expired_through) VALUES (0, 0);
 CREATE TABLE IF NOT EXISTS catalog (
     namespace TEXT NOT NULL,
     key       TEXT NOT NULL,
@@ -72,7 +81,7 @@ pub(super) fn prepare_writer(conn: &Connection) -> Result<(), StoreError> {
     // After a checkpoint resets the WAL, truncate the file back to 64 MiB instead of keeping
     // its high-water mark (bulk imports would otherwise leave a WAL as large as the import).
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(StoreError::new(
@@ -90,8 +99,9 @@ pub(super) fn prepare_writer(conn: &Connection) -> Result<(), StoreError> {
              data dir aside and start fresh (re-import delivered log files with `cairn import`)",
         ));
     }
-    conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA_V3} COMMIT;"))?;
-    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE; {SCHEMA_V3} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+    ))?;
     Ok(())
 }
 

@@ -101,33 +101,27 @@ impl Health {
 }
 
 /// The WAL file of the database at `db`, opened for syncing.
-struct WalFile {
+pub(super) struct WalFile {
     path: PathBuf,
     file: Option<File>,
 }
 
 impl WalFile {
-    fn new(db: &Path) -> WalFile {
+    /// `db` must be the database's canonical path (see [`super::wal::wal_path`]).
+    pub(super) fn new(db: &Path) -> WalFile {
         WalFile {
-            path: PathBuf::from(format!("{}-wal", db.display())),
+            path: super::wal::wal_path(db),
             file: None,
         }
     }
 
     /// `fdatasync` of the WAL. The file is reopened when it was replaced (SQLite deletes the
     /// WAL when the last connection closes, and another process may then create a new one).
-    fn sync(&mut self) -> std::io::Result<()> {
+    /// A missing WAL is an error: the writer's connection keeps it open for the syncer's whole
+    /// life, so not finding it means syncing the wrong file.
+    pub(super) fn sync(&mut self) -> std::io::Result<()> {
         if !self.is_current() {
-            match File::options().read(true).write(true).open(&self.path) {
-                Ok(file) => self.file = Some(file),
-                // No WAL: SQLite removes it only after checkpointing all of it into the
-                // database file and syncing that, so nothing is left to make durable.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    self.file = None;
-                    return Ok(());
-                }
-                Err(e) => return Err(e),
-            }
+            self.file = Some(File::options().read(true).write(true).open(&self.path)?);
         }
         self.file
             .as_ref()

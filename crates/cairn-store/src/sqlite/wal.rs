@@ -21,6 +21,14 @@ const EVERY: Duration = Duration::from_millis(500);
 /// WAL size past which the checkpointer insists on restarting it.
 const MAX_WAL_BYTES: u64 = 256 * 1024 * 1024;
 
+/// The WAL file of the database at `db` (give it the canonical path: SQLite puts the WAL beside
+/// the real file, not beside a symlink to it).
+pub(super) fn wal_path(db: &std::path::Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
 /// Stops the checkpointer thread when dropped.
 pub(super) struct Checkpointer {
     stop: Arc<AtomicBool>,
@@ -47,7 +55,7 @@ pub(super) fn spawn(path: PathBuf) -> Checkpointer {
         let _ = conn.busy_timeout(Duration::from_secs(2));
         // The connection that resets the WAL is the one that truncates it.
         let _ = conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024);
-        let wal = PathBuf::from(format!("{}-wal", path.display()));
+        let wal = wal_path(&path);
         while !flag.load(Ordering::Relaxed) {
             std::thread::sleep(EVERY);
             // PASSIVE never waits, but under a steady stream of commits (an import) it never
@@ -79,23 +87,35 @@ pub(super) struct WalBound {
 impl WalBound {
     pub(super) fn new(db: &std::path::Path) -> WalBound {
         WalBound {
-            wal: PathBuf::from(format!("{}-wal", db.display())),
+            wal: wal_path(db),
             checked: std::time::Instant::now(),
         }
     }
 
     /// Restarts the WAL if it is too large (looked at every 100 ms at most). Call only with no
-    /// transaction open on `conn`.
+    /// transaction open on `conn`. It never waits: a reader still on old frames makes it try
+    /// again a second later (the PASSIVE checkpoints keep copying meanwhile).
     pub(super) fn restart_if_large(&mut self, conn: &Connection) {
         if self.checked.elapsed() < Duration::from_millis(100) {
             return;
         }
-        self.checked = std::time::Instant::now();
         let large = std::fs::metadata(&self.wal)
             .map(|m| m.len() > MAX_WAL_BYTES)
             .unwrap_or(false);
-        if large && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
-            tracing::debug!(error = %e, "WAL restart by the writer skipped");
+        self.checked = std::time::Instant::now();
+        if !large {
+            return;
+        }
+        let _ = conn.busy_timeout(Duration::ZERO);
+        let busy = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
+        let _ = conn.busy_timeout(super::schema::BUSY_TIMEOUT);
+        match busy {
+            Ok(0) => {}
+            Ok(_) => self.checked += Duration::from_secs(1),
+            Err(e) => {
+                tracing::debug!(error = %e, "WAL restart by the writer skipped");
+                self.checked += Duration::from_secs(1);
+            }
         }
     }
 }

@@ -14,14 +14,14 @@
 //! [`syncer`]: super::syncer
 
 use std::sync::{Arc, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use super::encode::{EncodedEvent, unpack_keys};
 use super::indexer;
-use super::syncer::{self, Health, Work};
+use super::syncer::{self, Health, WalFile, Work};
 use crate::{CatalogWrite, Commit, CommitReceipt, DuplicateEvents, StoreError, StoreErrorKind};
 
 /// A [`Commit`] with its events encoded (on the caller's thread).
@@ -183,9 +183,15 @@ pub(super) fn spawn(
 ) -> Result<(mpsc::Sender<Job>, mpsc::Sender<Work>), StoreError> {
     // Room for the multi-row key inserts of every length besides the other statements.
     conn.set_prepared_statement_cache_capacity(indexer::KEYS_PER_STATEMENT + 32);
-    let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
-    let last = last.unwrap_or(0) as u64;
-    // What is in the file at open was synced by whoever wrote it (or is recovered from it).
+    let last = super::reader::last_seq(&conn)?;
+    // What is in the file at open may have been committed by another process (or an earlier
+    // store in this one) that has not synced it yet: sync it before calling it durable.
+    WalFile::new(path).sync().map_err(|e| {
+        StoreError::new(
+            StoreErrorKind::Backend,
+            format!("syncing the event store's WAL at open: {e}"),
+        )
+    })?;
     health.mark_durable(last);
     let (tx, rx) = mpsc::channel::<Job>();
     let wake = tx.clone();
@@ -201,11 +207,13 @@ pub(super) fn spawn(
     std::thread::Builder::new()
         .name("cairn-store-writer".into())
         .spawn(move || {
+            let mut conn = conn;
             let mut inbox = Inbox { rx, stopped: false };
-            run(conn, &mut inbox, last, &sync, &health, &mut wal_bound);
+            run(&mut conn, &mut inbox, last, &sync, &health, &mut wal_bound);
             // Every answer goes out before the connection closes (closing may delete the WAL).
             drop(sync);
             let _ = syncer.join();
+            drop(conn);
         })
         .map_err(|e| {
             StoreError::new(StoreErrorKind::Backend, format!("cannot start writer: {e}"))
@@ -266,7 +274,7 @@ impl Inbox {
 }
 
 fn run(
-    mut conn: Connection,
+    conn: &mut Connection,
     inbox: &mut Inbox,
     mut last_seq: u64,
     sync: &mpsc::Sender<Work>,
@@ -274,13 +282,19 @@ fn run(
     wal_bound: &mut super::wal::WalBound,
 ) {
     // How far the index is (a stale value only changes when indexing runs, not what lookups see).
-    let mut indexed = indexer::indexed_through(&conn).unwrap_or(last_seq);
+    let mut indexed = indexer::indexed_through(conn).unwrap_or(0);
+    // After a failed index transaction, when to try again (lookups scan the tail meanwhile).
+    let mut index_paused_until: Option<Instant> = None;
     loop {
-        wal_bound.restart_if_large(&conn);
+        if health.check().is_ok() {
+            wal_bound.restart_if_large(conn);
+        }
         // A tail to index: once it fills a batch, or after a moment without commits (a steady
         // trickle of single events would otherwise pay an index transaction each).
-        let wait = if last_seq <= indexed {
+        let wait = if last_seq <= indexed || health.check().is_err() {
             None
+        } else if let Some(until) = index_paused_until {
+            Some(until.saturating_duration_since(Instant::now()))
         } else if last_seq >= indexed + indexer::IDLE_BATCH as u64 {
             Some(Duration::ZERO)
         } else {
@@ -290,10 +304,16 @@ fn run(
             Next::Job(job) => job,
             Next::Wake => continue,
             Next::TimedOut => {
-                indexed = index_alone(&mut conn, last_seq).unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "indexing the event history failed; lookups scan the unindexed events until it succeeds");
-                    last_seq
-                });
+                match index_alone(conn, last_seq) {
+                    Ok(through) => {
+                        indexed = through;
+                        index_paused_until = None;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "indexing the event history failed; lookups scan the unindexed events until it succeeds");
+                        index_paused_until = Some(Instant::now() + Duration::from_secs(1));
+                    }
+                }
                 continue;
             }
             Next::Stopped => break,
@@ -303,15 +323,16 @@ fn run(
         let results = match health.check() {
             Err(e) => all_failed(group.len(), &e),
             Ok(()) => match run_group_fast(
-                &mut conn,
+                conn,
                 inbox,
                 &mut group,
                 &mut last_seq,
                 &mut indexed,
+                index_paused_until.is_none(),
                 health,
             ) {
                 Some(results) => results,
-                None => run_group_isolated(&mut conn, &group, &mut last_seq),
+                None => run_group_isolated(conn, &group, &mut last_seq, health),
             },
         };
         let wrote = results.iter().any(Result::is_ok);
@@ -359,6 +380,7 @@ fn run_group_fast(
     group: &mut Vec<Job>,
     last_seq: &mut u64,
     indexed: &mut u64,
+    may_index: bool,
     health: &Health,
 ) -> Option<Results> {
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
@@ -376,7 +398,7 @@ fn run_group_fast(
         None
     };
     // A flood of commits gets no idle moment to index in: keep the tail bounded.
-    while *last_seq > *indexed + indexer::MAX_TAIL {
+    while may_index && *last_seq > *indexed + indexer::MAX_TAIL {
         match indexer::index_step(&tx, indexer::IDLE_BATCH) {
             Ok(step) => *indexed = indexed_after(&step, *last_seq),
             Err(_) => return give_up(tx, last_seq, indexed),
@@ -390,7 +412,9 @@ fn run_group_fast(
                 Err(_) => return give_up(tx, last_seq, indexed),
             }
         }
-        if group.len() >= MAX_GROUP {
+        // The disk is free (or nothing more may join): commit now; what is queued goes into the
+        // next group at once.
+        if group.len() >= MAX_GROUP || health.syncer_idle() || inbox.stopped {
             break;
         }
         let queued = group.len();
@@ -398,11 +422,8 @@ fn run_group_fast(
         if group.len() > queued {
             continue;
         }
-        if health.syncer_idle() || inbox.stopped {
-            break;
-        }
         // Waiting for the disk: index meanwhile (the keys ride along with this commit).
-        if *last_seq >= *indexed + indexer::BUSY_TAIL {
+        if may_index && *last_seq >= *indexed + indexer::BUSY_TAIL {
             match indexer::index_step(&tx, indexer::BUSY_STEP) {
                 Ok(step) => *indexed = indexed_after(&step, *last_seq),
                 Err(_) => return give_up(tx, last_seq, indexed),
@@ -413,6 +434,11 @@ fn run_group_fast(
         if let Next::Job(job) = inbox.next(None) {
             group.push(job);
         }
+    }
+    // A sync that failed meanwhile: nothing more may become visible (or durable by a checkpoint).
+    if let Err(e) = health.check() {
+        let _ = give_up(tx, last_seq, indexed);
+        return Some(all_failed(group.len(), &e));
     }
     match tx.commit() {
         Ok(()) => Some(results),
@@ -427,7 +453,12 @@ fn run_group_fast(
 }
 
 /// Runs the group with each job in its own savepoint, so failures stay with their job.
-fn run_group_isolated(conn: &mut Connection, group: &[Job], last_seq: &mut u64) -> Results {
+fn run_group_isolated(
+    conn: &mut Connection,
+    group: &[Job],
+    last_seq: &mut u64,
+    health: &Health,
+) -> Results {
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => return all_failed(group.len(), &e.into()),
@@ -455,15 +486,30 @@ fn run_group_isolated(conn: &mut Connection, group: &[Job], last_seq: &mut u64) 
             }
             Err(e) => Err(e.into()),
         };
-        if result.is_err() {
+        if let Err(e) = result {
             *last_seq = before;
+            // Some errors (disk full, I/O, out of memory) make SQLite roll back the whole
+            // transaction, not just the savepoint: the jobs before were undone too, and the next
+            // SAVEPOINT would start (and its RELEASE commit) a transaction of its own.
+            if tx.is_autocommit() {
+                *last_seq = start_seq;
+                tracing::error!(error = %e, "event store transaction was rolled back by SQLite; nothing of this group was committed");
+                return all_failed(group.len(), &e);
+            }
+            results.push(Err(e));
+        } else {
+            results.push(result);
         }
-        results.push(result);
     }
     if results.iter().all(Result::is_err) {
         // Nothing to make durable; skip the fsync.
         let _ = tx.rollback();
         return results;
+    }
+    if let Err(e) = health.check() {
+        *last_seq = start_seq;
+        let _ = tx.rollback();
+        return all_failed(group.len(), &e);
     }
     match tx.commit() {
         Ok(()) => results,
@@ -498,8 +544,7 @@ fn indexed_after(step: &indexer::Step, last_seq: u64) -> u64 {
 /// Reads the highest `seq` inside the write transaction, so another process that appended to
 /// the same file (e.g. `cairn import` beside a running server) never causes a clash.
 fn sync_last_seq(conn: &Connection, last_seq: &mut u64) -> Result<(), StoreError> {
-    let max: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
-    *last_seq = max as u64;
+    *last_seq = super::reader::last_seq(conn)?;
     Ok(())
 }
 
@@ -669,5 +714,10 @@ fn apply_expire(
     let deleted = conn
         .prepare_cached("DELETE FROM events WHERE seq BETWEEN ?1 AND ?2 AND received_at < ?3")?
         .execute(params![first, last, received_before_ms])?;
+    // Remembered so that an emptied log does not hand out these numbers again.
+    conn.prepare_cached(
+        "UPDATE log_state SET expired_through = MAX(expired_through, ?1) WHERE id = 0",
+    )?
+    .execute([last])?;
     Ok(deleted as u64)
 }

@@ -320,6 +320,8 @@ fn run(
         };
         let mut group = vec![first];
         inbox.drain_into(&mut group);
+        let may_index = index_paused_until.is_none_or(|until| Instant::now() >= until);
+        let indexed_before = indexed;
         let results = match health.check() {
             Err(e) => all_failed(group.len(), &e),
             Ok(()) => match run_group_fast(
@@ -328,13 +330,23 @@ fn run(
                 &mut group,
                 &mut last_seq,
                 &mut indexed,
-                index_paused_until.is_none(),
+                may_index,
                 health,
             ) {
                 Some(results) => results,
-                None => run_group_isolated(conn, &group, &mut last_seq, health),
+                None => {
+                    // A job or an index step failed; the re-run does not index, and neither do
+                    // the next groups for a second (a failing index must not fail every group).
+                    if may_index {
+                        index_paused_until = Some(Instant::now() + Duration::from_secs(1));
+                    }
+                    run_group_isolated(conn, &group, &mut last_seq, health)
+                }
             },
         };
+        if indexed > indexed_before {
+            index_paused_until = None;
+        }
         let wrote = results.iter().any(Result::is_ok);
         let answer = Box::new(move |synced: Result<(), StoreError>| {
             for (job, result) in group.into_iter().zip(results) {

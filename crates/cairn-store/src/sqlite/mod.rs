@@ -658,6 +658,45 @@ mod layout_tests {
         assert!(wal.sync().is_err());
     }
 
+    /// A failed `fdatasync` fails the callers of that sync, and the store refuses every later
+    /// write (the kernel may have dropped the pages) while reads go on; a restart recovers.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_fsync_fails_its_callers_and_stops_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .commit(Commit::events(vec![event("e-1", "GetUser", "alice")]))
+            .await
+            .unwrap();
+        store
+            .inner
+            .health
+            .fail_next_sync
+            .store(true, std::sync::atomic::Ordering::Release);
+        let err = store
+            .commit(Commit::events(vec![event("e-2", "GetUser", "alice")]))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("fsync"), "{err}");
+        let err = store
+            .commit(Commit::events(vec![event("e-3", "GetUser", "alice")]))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("restart"), "{err}");
+        assert!(store.advance_checkpoint("c", 0, 1, vec![]).await.is_err());
+        // Reads still work, and nothing after the failure was committed.
+        assert!(store.event_by_id("e-1").await.unwrap().is_some());
+        assert!(store.event_by_id("e-3").await.unwrap().is_none());
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        let receipt = store
+            .commit(Commit::events(vec![event("e-4", "GetUser", "alice")]))
+            .await
+            .unwrap();
+        assert!(receipt.seqs[0].is_some());
+    }
+
     /// Events another process appended are handed to consumers once synced (the barrier).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn consumers_read_events_another_writer_appended() {

@@ -60,6 +60,9 @@ pub(super) struct Health {
     failed: AtomicBool,
     /// Groups handed to the syncer and not synced yet.
     groups_in_sync: AtomicU64,
+    /// Tests: the next `fdatasync` reports an I/O error (as a failing disk would).
+    #[cfg(test)]
+    pub(super) fail_next_sync: AtomicBool,
 }
 
 impl Health {
@@ -187,7 +190,15 @@ fn run(rx: &mpsc::Receiver<Work>, wal: &mut WalFile, health: &Health, wake_write
         } else if health.failed.load(Ordering::Acquire) {
             health.check()
         } else {
-            match wal.sync() {
+            #[cfg(test)]
+            let synced = if health.fail_next_sync.swap(false, Ordering::AcqRel) {
+                Err(std::io::Error::other("injected fsync failure"))
+            } else {
+                wal.sync()
+            };
+            #[cfg(not(test))]
+            let synced = wal.sync();
+            match synced {
                 Ok(()) => {
                     health.mark_durable(target);
                     Ok(())

@@ -41,78 +41,120 @@ impl Figures {
     }
 }
 
-/// Runs the benchmark and prints a Markdown table.
-pub async fn append(writers: Vec<usize>, duration: Duration, dir: PathBuf) -> anyhow::Result<()> {
+/// Runs the benchmark and prints a Markdown table: per writer count, `rounds` rounds of Cairn
+/// then the raw file, and the medians of each column (the ratio is the median of the rounds'
+/// ratios, each taken against the raw figure measured right after it).
+pub async fn append(
+    writers: Vec<usize>,
+    duration: Duration,
+    rounds: usize,
+    dir: PathBuf,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let template = template_record();
     println!(
-        "cairn bench append: {} s per row, record {} bytes, scratch dir {}",
+        "cairn bench append: {} s per measurement, {rounds} rounds per row (medians), record {} bytes, scratch dir {}",
         duration.as_secs(),
         template.len(),
         dir.display()
     );
     println!(
-        "| writers | cairn events/s | cairn p50 | cairn p99 | raw file events/s | raw p50 | raw p99 | cairn / raw |"
+        "| writers | cairn events/s | cairn p50 | cairn p99 | raw file events/s | raw p50 | raw p99 | cairn / raw | rounds (cairn / raw) |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for &w in &writers {
-        let db = dir.join(format!("bench-{w}.db"));
-        remove_db(&db);
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db)?);
-        // The lookup fields of the template (all but the eventID are the same for every
-        // event), so each append writes the same history keys a real self-audit event does.
-        let index =
-            cairn_store::EventIndex::of(&cairn_core::record::EventRecord::from_json(&template)?);
-        let cairn = measure(w, duration, {
-            let template = template.clone();
-            move |id| {
-                let index = index.clone();
-                let store = store.clone();
-                let record = template.replace("EVENT-ID-PLACEHOLDER", &id);
-                async move {
-                    let event = NewEvent {
-                        event_id: id,
-                        received_at_ms: 0,
-                        index,
-                        record_json: record,
-                    };
-                    store
-                        .commit(Commit::events(vec![event]))
-                        .await
-                        .map(|_| ())
-                        .map_err(anyhow::Error::from)
-                }
-            }
-        })
-        .await?;
-        remove_db(&db);
-
-        let raw_path = dir.join(format!("bench-{w}.raw"));
-        let raw = RawLog::open(&raw_path)?;
-        let raw_figures = measure(w, duration, {
-            let template = template.clone();
-            move |id| {
-                let raw = raw.clone();
-                let record = template.replace("EVENT-ID-PLACEHOLDER", &id);
-                async move { raw.append(record.into_bytes()).await }
-            }
-        })
-        .await?;
-        let _ = std::fs::remove_file(&raw_path);
-
+        let mut cairn_rounds = Vec::new();
+        let mut raw_rounds = Vec::new();
+        for _ in 0..rounds.max(1) {
+            cairn_rounds.push(measure_cairn(w, duration, &dir, &template).await?);
+            raw_rounds.push(measure_raw(w, duration, &dir, &template).await?);
+        }
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let pick = |rows: &[Figures], f: fn(&Figures) -> f64| median(rows.iter().map(f).collect());
+        let ratios: Vec<f64> = cairn_rounds
+            .iter()
+            .zip(&raw_rounds)
+            .map(|(c, r)| c.events_per_sec / r.events_per_sec)
+            .collect();
+        let each: Vec<String> = cairn_rounds
+            .iter()
+            .zip(&raw_rounds)
+            .map(|(c, r)| format!("{:.0} / {:.0}", c.events_per_sec, r.events_per_sec))
+            .collect();
         println!(
-            "| {w} | {:.0} | {:.2} ms | {:.2} ms | {:.0} | {:.2} ms | {:.2} ms | {:.0}% |",
-            cairn.events_per_sec,
-            ms(cairn.p50),
-            ms(cairn.p99),
-            raw_figures.events_per_sec,
-            ms(raw_figures.p50),
-            ms(raw_figures.p99),
-            100.0 * cairn.events_per_sec / raw_figures.events_per_sec,
+            "| {w} | {:.0} | {:.2} ms | {:.2} ms | {:.0} | {:.2} ms | {:.2} ms | {:.0}% | {} |",
+            pick(&cairn_rounds, |f| f.events_per_sec),
+            pick(&cairn_rounds, |f| ms(f.p50)),
+            pick(&cairn_rounds, |f| ms(f.p99)),
+            pick(&raw_rounds, |f| f.events_per_sec),
+            pick(&raw_rounds, |f| ms(f.p50)),
+            pick(&raw_rounds, |f| ms(f.p99)),
+            100.0 * median(ratios),
+            each.join(", "),
         );
     }
     let _ = std::fs::remove_dir(&dir);
     Ok(())
+}
+
+/// One round of Cairn's store: a fresh database, `w` writers for `duration`.
+async fn measure_cairn(
+    w: usize,
+    duration: Duration,
+    dir: &std::path::Path,
+    template: &str,
+) -> anyhow::Result<Figures> {
+    let db = dir.join(format!("bench-{w}.db"));
+    remove_db(&db);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db)?);
+    // The lookup fields of the template (all but the eventID are the same for every event), so
+    // each append writes the same history keys a real self-audit event does.
+    let index = cairn_store::EventIndex::of(&cairn_core::record::EventRecord::from_json(template)?);
+    let template = template.to_string();
+    let figures = measure(w, duration, move |id| {
+        let index = index.clone();
+        let store = store.clone();
+        let record = template.replace("EVENT-ID-PLACEHOLDER", &id);
+        async move {
+            let event = NewEvent {
+                event_id: id,
+                received_at_ms: 0,
+                index,
+                record_json: record,
+            };
+            store
+                .commit(Commit::events(vec![event]))
+                .await
+                .map(|_| ())
+                .map_err(anyhow::Error::from)
+        }
+    })
+    .await?;
+    remove_db(&db);
+    Ok(figures)
+}
+
+/// One round of the raw limit: the same bytes to a plain file, one `fdatasync` per group.
+async fn measure_raw(
+    w: usize,
+    duration: Duration,
+    dir: &std::path::Path,
+    template: &str,
+) -> anyhow::Result<Figures> {
+    let raw_path = dir.join(format!("bench-{w}.raw"));
+    let raw = RawLog::open(&raw_path)?;
+    let template = template.to_string();
+    let figures = measure(w, duration, move |id| {
+        let raw = raw.clone();
+        let record = template.replace("EVENT-ID-PLACEHOLDER", &id);
+        async move { raw.append(record.into_bytes()).await }
+    })
+    .await?;
+    let _ = std::fs::remove_file(&raw_path);
+    Ok(figures)
 }
 
 fn ms(d: Duration) -> f64 {

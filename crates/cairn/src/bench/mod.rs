@@ -26,6 +26,10 @@ pub enum BenchCommand {
         /// Seconds per measurement.
         #[arg(long, default_value_t = 5)]
         seconds: u64,
+        /// Rounds per writer count, Cairn and the raw file alternating; the row shows medians
+        /// (a shared disk's limit moves from one minute to the next).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+        rounds: u64,
         /// Folder for the scratch files (put it on the disk you want measured).
         #[arg(long, default_value = "cairn-bench")]
         dir: PathBuf,
@@ -172,8 +176,14 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Append {
             writers,
             seconds,
+            rounds,
             dir,
-        } => runtime.block_on(append::append(writers, Duration::from_secs(seconds), dir)),
+        } => runtime.block_on(append::append(
+            writers,
+            Duration::from_secs(seconds),
+            rounds as usize,
+            dir,
+        )),
         BenchCommand::Delivery {
             events,
             calls,

@@ -420,6 +420,15 @@ mod layout_tests {
         }
     }
 
+    /// The answers of all [`queries`], each followed through every page.
+    async fn every_answer(store: &SqliteStore) -> Vec<Vec<String>> {
+        let mut answers = Vec::new();
+        for q in queries() {
+            answers.push(all_pages(store, q).await);
+        }
+        answers
+    }
+
     fn queries() -> Vec<LookupQuery> {
         let mut out = Vec::new();
         for filters in [
@@ -478,13 +487,7 @@ mod layout_tests {
         store.commit(Commit::events(batch(0..20))).await.unwrap();
         store.commit(Commit::events(batch(20..40))).await.unwrap();
         // Everything in the tail (the writer waits a moment before indexing a short tail).
-        let tail_only: Vec<Vec<String>> = {
-            let mut v = Vec::new();
-            for q in queries() {
-                v.push(all_pages(&store, q).await);
-            }
-            v
-        };
+        let tail_only = every_answer(&store).await;
         store.index_tail().await.unwrap();
         let indexed: i64 = store
             .read(
@@ -498,13 +501,7 @@ mod layout_tests {
         }
         // Half indexed, half tail: the same answers as with all of it in one part.
         store.commit(Commit::events(batch(40..60))).await.unwrap();
-        let mixed: Vec<Vec<String>> = {
-            let mut v = Vec::new();
-            for q in queries() {
-                v.push(all_pages(&store, q).await);
-            }
-            v
-        };
+        let mixed = every_answer(&store).await;
         store.index_tail().await.unwrap();
         for (q, expected) in queries().into_iter().zip(&mixed) {
             assert_eq!(&all_pages(&store, q.clone()).await, expected, "{q:?}");

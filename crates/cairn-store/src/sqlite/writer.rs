@@ -286,12 +286,13 @@ fn run(
     // After a failed index transaction, when to try again (lookups scan the tail meanwhile).
     let mut index_paused_until: Option<Instant> = None;
     loop {
-        if health.check().is_ok() {
+        let healthy = health.check().is_ok();
+        if healthy {
             wal_bound.restart_if_large(conn);
         }
         // A tail to index: once it fills a batch, or after a moment without commits (a steady
         // trickle of single events would otherwise pay an index transaction each).
-        let wait = if last_seq <= indexed || health.check().is_err() {
+        let wait = if last_seq <= indexed || !healthy {
             None
         } else if let Some(until) = index_paused_until {
             Some(until.saturating_duration_since(Instant::now()))

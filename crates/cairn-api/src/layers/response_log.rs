@@ -51,8 +51,11 @@ pub async fn layer(State(log): State<Option<ResponseLog>>, req: Request, next: N
         "error_type": parts.headers.get("x-amzn-ErrorType").and_then(|v| v.to_str().ok()),
         "body": serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or(serde_json::Value::Null),
     });
+    // One `write` per line (not `writeln!`, which writes in pieces), so a server killed with
+    // SIGKILL leaves whole lines behind.
+    let line = format!("{line}\n");
     if let Ok(mut f) = log.file.lock() {
-        let _ = writeln!(f, "{line}");
+        let _ = f.write_all(line.as_bytes());
     }
     Response::from_parts(parts, Body::from(bytes))
 }

@@ -119,7 +119,10 @@ impl Server {
         let cloudtrail = cairn_api::model_check::Model::cloudtrail();
         let cloudtrail_data = cairn_api::model_check::Model::cloudtrail_data();
         let mut problems = Vec::new();
-        for line in text.lines() {
+        // A server killed with SIGKILL may have written its last line only in part: only lines
+        // that end in a newline are complete.
+        let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+        for line in complete.lines() {
             let r: Value = serde_json::from_str(line).unwrap();
             let op = r["operation"].as_str().unwrap();
             let model = match op {

@@ -380,7 +380,9 @@ type Results = Vec<Result<Done, StoreError>>;
 
 /// Runs `group` in one transaction without savepoints, and keeps applying the jobs that arrive
 /// while the syncer is still busy with the previous group: the transaction commits when the
-/// disk is ready for the next `fdatasync` (at once when it is idle). A group therefore holds
+/// disk is ready for the next `fdatasync` (at once when it is idle), or just before the running
+/// `fdatasync` is expected to end ([`Health::early_commit_in`]), so the syncer starts the next
+/// sync without waiting for the commit's own ~0.1 ms of writes. A group therefore holds
 /// everything that arrived during one sync — as large as the load makes it, so the pages every
 /// commit writes (the leaves its keys land on) are written once for many events — and a lone
 /// caller never waits for company.
@@ -425,9 +427,14 @@ fn run_group_fast(
                 Err(_) => return give_up(tx, last_seq, indexed),
             }
         }
-        // The disk is free (or nothing more may join): commit now; what is queued goes into the
-        // next group at once.
-        if group.len() >= MAX_GROUP || health.syncer_idle() || inbox.stopped {
+        // The disk is free, or its sync is about to end (or nothing more may join): commit now;
+        // what is queued goes into the next group at once.
+        let early_in = health.early_commit_in();
+        if group.len() >= MAX_GROUP
+            || health.syncer_idle()
+            || early_in == Some(Duration::ZERO)
+            || inbox.stopped
+        {
             break;
         }
         let queued = group.len();
@@ -443,8 +450,8 @@ fn run_group_fast(
             }
             continue;
         }
-        // Until a job arrives or the syncer says it is free.
-        if let Next::Job(job) = inbox.next(None) {
+        // Until a job arrives, the syncer says it is free, or it is time to commit.
+        if let Next::Job(job) = inbox.next(early_in) {
             group.push(job);
         }
     }
@@ -453,7 +460,10 @@ fn run_group_fast(
         let _ = give_up(tx, last_seq, indexed);
         return Some(all_failed(group.len(), &e));
     }
-    match tx.commit() {
+    let commit_began = Instant::now();
+    let committed = tx.commit();
+    health.commit_took(commit_began.elapsed());
+    match committed {
         Ok(()) => Some(results),
         Err(e) => {
             *last_seq = start_seq;

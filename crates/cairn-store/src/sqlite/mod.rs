@@ -313,6 +313,53 @@ mod layout_tests {
         }
     }
 
+    /// Under a steady stream of commits the WAL restarts once its content passes the bound
+    /// (it never grows far past it), and its file is kept for reuse rather than truncated.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_restarts_at_its_bound_and_its_file_is_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("events.db");
+        let store = SqliteStore::open(&db).unwrap();
+        let wal = super::wal::wal_path(&db);
+        let wal_size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+        // Random padding, so compression cannot shrink the records: ~2 KB of WAL each.
+        let padded = |i: usize| {
+            let pad: String = (0..50)
+                .map(|_| uuid::Uuid::new_v4().simple().to_string())
+                .collect();
+            let mut e = event(&format!("wal-{i}"), "PutObject", "alice");
+            e.record_json = e
+                .record_json
+                .replacen('{', &format!("{{\"pad\":\"{pad}\","), 1);
+            e
+        };
+        let (mut written, mut largest, mut committed) = (0u64, 0u64, 0usize);
+        while written < 4 * super::wal::MAX_WAL_BYTES {
+            let batch: Vec<NewEvent> = (committed..committed + 200).map(padded).collect();
+            written += batch
+                .iter()
+                .map(|e| e.record_json.len() as u64)
+                .sum::<u64>();
+            committed += batch.len();
+            store.commit(Commit::events(batch)).await.unwrap();
+            largest = largest.max(wal_size());
+            // The writer looks at the WAL's size between transactions, every 100 ms at most.
+            tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+        }
+        let kept = super::wal::KEPT_WAL_BYTES as u64;
+        assert!(
+            largest <= kept + (2 << 20),
+            "the WAL grew to {largest} bytes for {written} bytes of records: never restarted"
+        );
+        assert!(
+            wal_size() >= super::wal::MAX_WAL_BYTES / 2,
+            "the WAL file was truncated ({} bytes) instead of kept for reuse",
+            wal_size()
+        );
+        let events = store.read_events(0, committed + 10).await.unwrap();
+        assert_eq!(events.len(), committed, "every committed event is readable");
+    }
+
     /// Value ids, compressed records and the eventID index work the same after a restart:
     /// lookups find old events, duplicates are still recognised, records read back unchanged.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

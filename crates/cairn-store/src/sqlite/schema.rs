@@ -78,9 +78,10 @@ pub(super) fn prepare_writer(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     // A larger page cache (64 MiB) keeps the hot end of the log and its indexes in memory.
     conn.pragma_update(None, "cache_size", -65536)?;
-    // After a checkpoint resets the WAL, truncate the file back to 64 MiB instead of keeping
-    // its high-water mark (bulk imports would otherwise leave a WAL as large as the import).
-    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    // When the WAL restarts, keep the file (for reuse, see `wal.rs`) but not more of it than
+    // the writer lets the WAL grow to (a bulk import could otherwise leave a WAL as large as the
+    // import).
+    conn.pragma_update(None, "journal_size_limit", super::wal::KEPT_WAL_BYTES)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > SCHEMA_VERSION {

@@ -203,11 +203,11 @@ pub(super) fn spawn(
         }),
     )?;
     let barriers = sync.clone();
-    let mut wal_bound = super::wal::WalBound::new(path);
+    let mut conn = conn;
+    let mut wal_bound = super::wal::WalBound::new(&mut conn)?;
     std::thread::Builder::new()
         .name("cairn-store-writer".into())
         .spawn(move || {
-            let mut conn = conn;
             let mut inbox = Inbox { rx, stopped: false };
             run(&mut conn, &mut inbox, last, &sync, &health, &mut wal_bound);
             // Every answer goes out before the connection closes (closing may delete the WAL).

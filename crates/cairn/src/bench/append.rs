@@ -22,10 +22,12 @@ struct Figures {
     events_per_sec: f64,
     p50: Duration,
     p99: Duration,
+    /// CPU time of the whole process (callers, store threads) per event, in µs.
+    cpu_us_per_event: Option<f64>,
 }
 
 impl Figures {
-    fn from(mut latencies: Vec<Duration>, elapsed: Duration) -> Figures {
+    fn from(mut latencies: Vec<Duration>, elapsed: Duration, cpu: Option<Duration>) -> Figures {
         latencies.sort_unstable();
         let pick = |q: f64| {
             latencies
@@ -37,6 +39,9 @@ impl Figures {
             events_per_sec: latencies.len() as f64 / elapsed.as_secs_f64(),
             p50: pick(0.5),
             p99: pick(0.99),
+            cpu_us_per_event: cpu
+                .filter(|_| !latencies.is_empty())
+                .map(|c| c.as_secs_f64() * 1e6 / latencies.len() as f64),
         }
     }
 }
@@ -46,34 +51,44 @@ impl Figures {
 /// ratios, each taken against the raw figure measured right after it).
 pub async fn append(
     writers: Vec<usize>,
-    duration: Duration,
+    window: Window,
     rounds: usize,
     dir: PathBuf,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let template = template_record();
     println!(
-        "cairn bench append: {} s per measurement, {rounds} rounds per row (medians), record {} bytes, scratch dir {}",
-        duration.as_secs(),
+        "cairn bench append: {} s per measurement after {} s of warm-up, {rounds} rounds per row (medians), record {} bytes, scratch dir {}",
+        window.measured.as_secs(),
+        window.warmup.as_secs(),
         template.len(),
         dir.display()
     );
     println!(
-        "| writers | cairn events/s | cairn p50 | cairn p99 | raw file events/s | raw p50 | raw p99 | cairn / raw | rounds (cairn / raw) |"
+        "| writers | cairn events/s | cairn p50 | cairn p99 | cairn CPU/event | raw file events/s | raw p50 | raw p99 | raw CPU/event | cairn / raw | rounds (cairn / raw) |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for &w in &writers {
         let mut cairn_rounds = Vec::new();
         let mut raw_rounds = Vec::new();
         for _ in 0..rounds.max(1) {
-            cairn_rounds.push(measure_cairn(w, duration, &dir, &template).await?);
-            raw_rounds.push(measure_raw(w, duration, &dir, &template).await?);
+            cairn_rounds.push(measure_cairn(w, window, &dir, &template).await?);
+            raw_rounds.push(measure_raw(w, window, &dir, &template).await?);
         }
         let median = |mut v: Vec<f64>| {
             v.sort_by(f64::total_cmp);
             v[v.len() / 2]
         };
         let pick = |rows: &[Figures], f: fn(&Figures) -> f64| median(rows.iter().map(f).collect());
+        // Process CPU per event (callers included), where /proc tells.
+        let cpu = |rows: &[Figures]| {
+            let each: Vec<f64> = rows.iter().filter_map(|f| f.cpu_us_per_event).collect();
+            if each.is_empty() {
+                "n/a".to_string()
+            } else {
+                format!("{:.1} µs", median(each))
+            }
+        };
         let ratios: Vec<f64> = cairn_rounds
             .iter()
             .zip(&raw_rounds)
@@ -85,13 +100,15 @@ pub async fn append(
             .map(|(c, r)| format!("{:.0} / {:.0}", c.events_per_sec, r.events_per_sec))
             .collect();
         println!(
-            "| {w} | {:.0} | {:.2} ms | {:.2} ms | {:.0} | {:.2} ms | {:.2} ms | {:.0}% | {} |",
+            "| {w} | {:.0} | {:.2} ms | {:.2} ms | {} | {:.0} | {:.2} ms | {:.2} ms | {} | {:.0}% | {} |",
             pick(&cairn_rounds, |f| f.events_per_sec),
             pick(&cairn_rounds, |f| ms(f.p50)),
             pick(&cairn_rounds, |f| ms(f.p99)),
+            cpu(&cairn_rounds),
             pick(&raw_rounds, |f| f.events_per_sec),
             pick(&raw_rounds, |f| ms(f.p50)),
             pick(&raw_rounds, |f| ms(f.p99)),
+            cpu(&raw_rounds),
             100.0 * median(ratios),
             each.join(", "),
         );
@@ -103,7 +120,7 @@ pub async fn append(
 /// One round of Cairn's store: a fresh database, `w` writers for `duration`.
 async fn measure_cairn(
     w: usize,
-    duration: Duration,
+    window: Window,
     dir: &std::path::Path,
     template: &str,
 ) -> anyhow::Result<Figures> {
@@ -114,7 +131,7 @@ async fn measure_cairn(
     // each append writes the same history keys a real self-audit event does.
     let index = cairn_store::EventIndex::of(&cairn_core::record::EventRecord::from_json(template)?);
     let template = template.to_string();
-    let figures = measure(w, duration, move |id| {
+    let figures = measure(w, window, move |id| {
         let index = index.clone();
         let store = store.clone();
         let record = template.replace("EVENT-ID-PLACEHOLDER", &id);
@@ -140,14 +157,14 @@ async fn measure_cairn(
 /// One round of the raw limit: the same bytes to a plain file, one `fdatasync` per group.
 async fn measure_raw(
     w: usize,
-    duration: Duration,
+    window: Window,
     dir: &std::path::Path,
     template: &str,
 ) -> anyhow::Result<Figures> {
     let raw_path = dir.join(format!("bench-{w}.raw"));
     let raw = RawLog::open(&raw_path)?;
     let template = template.to_string();
-    let figures = measure(w, duration, move |id| {
+    let figures = measure(w, window, move |id| {
         let raw = raw.clone();
         let record = template.replace("EVENT-ID-PLACEHOLDER", &id);
         async move { raw.append(record.into_bytes()).await }
@@ -167,14 +184,22 @@ fn remove_db(db: &std::path::Path) {
     }
 }
 
-/// Runs `writers` tasks, each appending one event at a time for `duration`.
-async fn measure<F, Fut>(writers: usize, duration: Duration, append: F) -> anyhow::Result<Figures>
+/// How long each measurement runs: `warmup` unmeasured, then `measured`.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub warmup: Duration,
+    pub measured: Duration,
+}
+
+/// Runs `writers` tasks, each appending one event at a time, for the warm-up and then the
+/// measured part of `window`; only appends started in the measured part count.
+async fn measure<F, Fut>(writers: usize, window: Window, append: F) -> anyhow::Result<Figures>
 where
     F: Fn(String) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
 {
-    let start = Instant::now();
-    let deadline = start + duration;
+    let measured_from = Instant::now() + window.warmup;
+    let deadline = measured_from + window.measured;
     let mut tasks = Vec::new();
     for _ in 0..writers {
         let append = append.clone();
@@ -183,16 +208,24 @@ where
             while Instant::now() < deadline {
                 let t = Instant::now();
                 append(uuid::Uuid::now_v7().to_string()).await?;
-                latencies.push(t.elapsed());
+                if t >= measured_from {
+                    latencies.push(t.elapsed());
+                }
             }
             anyhow::Ok(latencies)
         }));
     }
+    tokio::time::sleep_until(measured_from.into()).await;
+    let cpu_before = super::cpu::process();
     let mut all = Vec::new();
     for t in tasks {
         all.extend(t.await??);
     }
-    Ok(Figures::from(all, start.elapsed()))
+    let elapsed = measured_from.elapsed();
+    let cpu = super::cpu::process()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    Ok(Figures::from(all, elapsed, cpu))
 }
 
 /// A realistic self-audit record (~1 KB) with a placeholder for the event id.

@@ -104,7 +104,7 @@ pub fn import(params: Params) -> anyhow::Result<()> {
         progress: false,
     };
     let summary = import::import_files(&store, &set.files, &options)?;
-    let writer_cpu = threads_cpu(WRITER_THREAD);
+    let writer_cpu = super::cpu::threads(WRITER_THREAD);
     drop(store);
     if summary.records_added != set.records || !summary.clean() {
         bail!(
@@ -515,7 +515,7 @@ fn measure_store_only(
     // As `cairn import` does: the event-history index complete before the clock stops.
     runtime.block_on(store.index_tail())?;
     let elapsed = started.elapsed();
-    let cpu = threads_cpu(WRITER_THREAD);
+    let cpu = super::cpu::threads(WRITER_THREAD);
     drop(store);
     std::thread::sleep(Duration::from_millis(300));
     std::fs::remove_dir_all(&data).with_context(|| format!("removing {}", data.display()))?;
@@ -589,29 +589,4 @@ fn busy_note(cpu: Option<Duration>, elapsed: Duration) -> String {
             100.0 * cpu.as_secs_f64() / elapsed.as_secs_f64()
         )
     })
-}
-
-/// CPU time (user + system) of this process's threads whose name starts with `prefix`, from
-/// /proc (Linux; `None` elsewhere). Clock ticks are taken as 1/100 s, Linux's USER_HZ.
-fn threads_cpu(prefix: &str) -> Option<Duration> {
-    let mut ticks = 0u64;
-    let mut found = false;
-    for entry in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
-        let dir = entry.path();
-        let Ok(name) = std::fs::read_to_string(dir.join("comm")) else {
-            continue;
-        };
-        if !name.trim_end().starts_with(prefix) {
-            continue;
-        }
-        let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
-        // After "pid (comm) ": state is field 3, utime field 14, stime field 15.
-        let fields: Vec<&str> = stat
-            .get(stat.rfind(')')? + 2..)?
-            .split_whitespace()
-            .collect();
-        ticks += fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        found = true;
-    }
-    found.then(|| Duration::from_millis(ticks * 10))
 }

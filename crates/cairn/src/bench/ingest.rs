@@ -122,7 +122,7 @@ async fn run(
     let rss = server.peak_rss_mib();
     // Stopping the child adds its CPU time to ours as a waited-for child.
     drop(server);
-    let server_cpu = children_cpu_seconds();
+    let server_cpu = super::cpu::children().map(|d| d.as_secs_f64());
 
     let accepted = accepted.load(Ordering::Relaxed);
     let calls = latencies.len();
@@ -153,15 +153,6 @@ async fn run(
         bail!("the log holds {stored} events, {expected} were acknowledged");
     }
     Ok(())
-}
-
-/// User + system CPU seconds of this process's waited-for children (`cutime` + `cstime` of
-/// /proc/self/stat, in clock ticks of 1/100 s), if /proc tells.
-fn children_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
-    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
-    Some((ticks(13)? + ticks(14)?) / 100.0)
 }
 
 /// Sends one call; fails unless every event was accepted.

@@ -5,6 +5,7 @@
 
 mod append;
 mod client;
+mod cpu;
 mod delivery;
 mod import;
 mod ingest;
@@ -26,6 +27,11 @@ pub enum BenchCommand {
         /// Seconds per measurement.
         #[arg(long, default_value_t = 5)]
         seconds: u64,
+        /// Seconds each measurement first runs unmeasured, on the same store or file: the
+        /// steady state of a running server (its WAL file grown and reused), not its first
+        /// seconds.
+        #[arg(long, default_value_t = 3)]
+        warmup: u64,
         /// Rounds per writer count, Cairn and the raw file alternating; the row shows medians
         /// (a shared disk's limit moves from one minute to the next).
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
@@ -176,11 +182,15 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Append {
             writers,
             seconds,
+            warmup,
             rounds,
             dir,
         } => runtime.block_on(append::append(
             writers,
-            Duration::from_secs(seconds),
+            append::Window {
+                warmup: Duration::from_secs(warmup),
+                measured: Duration::from_secs(seconds),
+            },
             rounds as usize,
             dir,
         )),

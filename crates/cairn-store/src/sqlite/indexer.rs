@@ -32,16 +32,6 @@ pub(super) const BUSY_STEP: usize = 256;
 /// The tail at which the writer indexes before it applies anything else, so a flood of commits
 /// (a bulk import) cannot leave lookups scanning an unbounded tail.
 pub(super) const MAX_TAIL: u64 = 50_000;
-/// The most events one such step indexes.
-const BULK_STEP: u64 = 32_768;
-
-/// Events to index in one step once the tail (`tail` events) is past [`MAX_TAIL`]: down to half
-/// of it, in one sorted batch. Keys sorted together share `lookup_keys` leaves, so each leaf is
-/// visited once for many keys: `cairn import` ran 18% faster than with 1024-event steps. The
-/// commit that triggers it waits for the step (~0.1 s), once per ~25,000 events.
-pub(super) fn bulk_step(tail: u64) -> usize {
-    tail.saturating_sub(MAX_TAIL / 2).clamp(1, BULK_STEP) as usize
-}
 
 /// `seq` up to which every event's keys are in `lookup_keys`.
 pub(super) fn indexed_through(conn: &Connection) -> Result<u64, StoreError> {
@@ -125,16 +115,4 @@ fn insert_keys(conn: &Connection, keys: &mut [(i64, i64, i64, i64)]) -> Result<(
             ))?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bulk_steps_halve_the_tail_within_bounds() {
-        assert_eq!(bulk_step(MAX_TAIL + 1), (MAX_TAIL / 2 + 1) as usize);
-        assert_eq!(bulk_step(10 * MAX_TAIL), BULK_STEP as usize);
-        assert_eq!(bulk_step(0), 1, "always some progress");
-    }
 }

@@ -413,8 +413,8 @@ fn run_group_fast(
         None
     };
     // A flood of commits gets no idle moment to index in: keep the tail bounded.
-    if may_index && *last_seq > *indexed + indexer::MAX_TAIL {
-        match indexer::index_step(&tx, indexer::bulk_step(*last_seq - *indexed)) {
+    while may_index && *last_seq > *indexed + indexer::MAX_TAIL {
+        match indexer::index_step(&tx, indexer::IDLE_BATCH) {
             Ok(step) => *indexed = indexed_after(&step, *last_seq),
             Err(_) => return give_up(tx, last_seq, indexed),
         }

@@ -78,10 +78,13 @@ pub(super) fn spawn(path: PathBuf) -> Checkpointer {
             // waits briefly for the writer between two commits, then the WAL starts over.
             let mode = if big { "RESTART" } else { "PASSIVE" };
             match conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-                r.get::<_, i64>(1)
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
             }) {
-                // The frames in the WAL (after this checkpoint, when it restarted it).
-                Ok(frames) => big = wal_bytes(&conn, frames) > MAX_WAL_BYTES,
+                // A RESTART that was not blocked has reset the WAL, although it still reports
+                // the frames from before (they only go when the next commit writes).
+                Ok((0, _)) if big => big = false,
+                // Otherwise: the frames in the WAL.
+                Ok((_, frames)) => big = wal_bytes(&conn, frames) > MAX_WAL_BYTES,
                 Err(e) => tracing::debug!(error = %e, mode, "WAL checkpoint skipped"),
             }
         }

@@ -455,7 +455,8 @@ fn run_group_fast(
             group.push(job);
         }
     }
-    // A sync that failed meanwhile: nothing more may become visible (or durable by a checkpoint).
+    // A sync that failed meanwhile: start no commit after it (a group committed early while the
+    // failing sync ran is answered with its error; see "Durability" in docs/architecture.md).
     if let Err(e) = health.check() {
         let _ = give_up(tx, last_seq, indexed);
         return Some(all_failed(group.len(), &e));

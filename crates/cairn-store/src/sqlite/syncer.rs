@@ -120,9 +120,10 @@ impl Health {
             .store(clock_ns().max(1), Ordering::Release);
     }
 
-    fn sync_ended(&self, took: Duration) {
-        moving_average(&self.sync_ns, took);
-        self.sync_started_ns.store(0, Ordering::Release);
+    fn sync_ended(&self) {
+        let started = self.sync_started_ns.swap(0, Ordering::AcqRel);
+        let took = clock_ns().saturating_sub(started);
+        moving_average(&self.sync_ns, Duration::from_nanos(took));
     }
 
     pub(super) fn mark_durable(&self, seq: u64) {
@@ -299,7 +300,6 @@ fn run(
         } else if health.failed.load(Ordering::Acquire) {
             health.check()
         } else {
-            let began = Instant::now();
             health.sync_began();
             #[cfg(test)]
             let synced = if health.fail_next_sync.swap(false, Ordering::AcqRel) {
@@ -309,7 +309,7 @@ fn run(
             };
             #[cfg(not(test))]
             let synced = wal.sync();
-            health.sync_ended(began.elapsed());
+            health.sync_ended();
             match synced {
                 Ok(()) => {
                     health.mark_durable(target);
@@ -358,7 +358,7 @@ mod tests {
         assert_eq!(health.early_commit_in(), None);
         // Long durations, so a slow test machine cannot move the figures out of their bounds.
         health.commit_took(Duration::from_secs(2));
-        health.sync_ended(Duration::from_secs(50));
+        moving_average(&health.sync_ns, Duration::from_secs(50));
         health.sync_began();
         let wait = health.early_commit_in().expect("a sync runs");
         assert!(
@@ -370,14 +370,14 @@ mod tests {
         assert_eq!(health.early_commit_in(), None);
         health.groups_synced(1);
         // Past the expected end: at once.
-        health.sync_ended(Duration::from_secs(50));
-        health.sync_ended(Duration::ZERO);
+        moving_average(&health.sync_ns, Duration::from_secs(50));
+        moving_average(&health.sync_ns, Duration::ZERO);
         for _ in 0..64 {
-            health.sync_ended(Duration::ZERO);
+            moving_average(&health.sync_ns, Duration::ZERO);
         }
         health.sync_began();
         assert_eq!(health.early_commit_in(), Some(Duration::ZERO));
-        health.sync_ended(Duration::ZERO);
+        health.sync_ended();
         assert_eq!(health.early_commit_in(), None, "no sync runs");
     }
 

@@ -70,6 +70,7 @@ pub(super) fn spawn(path: PathBuf) -> Checkpointer {
         let _ = conn.busy_timeout(Duration::from_secs(2));
         // The connection that resets the WAL is the one that truncates it.
         let _ = conn.pragma_update(None, "journal_size_limit", KEPT_WAL_BYTES);
+        let frame = frame_bytes(&conn);
         let mut big = false;
         while !flag.load(Ordering::Relaxed) {
             std::thread::sleep(EVERY);
@@ -84,7 +85,7 @@ pub(super) fn spawn(path: PathBuf) -> Checkpointer {
                 // the frames from before (they only go when the next commit writes).
                 Ok((0, _)) if big => big = false,
                 // Otherwise: the frames in the WAL.
-                Ok((_, frames)) => big = wal_bytes(&conn, frames) > MAX_WAL_BYTES,
+                Ok((_, frames)) => big = u64::try_from(frames).unwrap_or(0) * frame > MAX_WAL_BYTES,
                 Err(e) => tracing::debug!(error = %e, mode, "WAL checkpoint skipped"),
             }
         }
@@ -103,6 +104,8 @@ pub(super) fn spawn(path: PathBuf) -> Checkpointer {
 pub(super) struct WalBound {
     /// Frames in the WAL after the writer's last commit (set by its `wal_hook`).
     frames: Arc<AtomicU64>,
+    /// Bytes per frame (the page size cannot change once the database exists).
+    frame: u64,
     checked: std::time::Instant,
 }
 
@@ -119,6 +122,7 @@ impl WalBound {
         ))?;
         Ok(WalBound {
             frames,
+            frame: frame_bytes(conn),
             checked: std::time::Instant::now(),
         })
     }
@@ -132,7 +136,7 @@ impl WalBound {
         }
         let frames = self.frames.load(Ordering::Relaxed);
         self.checked = std::time::Instant::now();
-        if wal_bytes(conn, frames as i64) <= MAX_WAL_BYTES {
+        if frames * self.frame <= MAX_WAL_BYTES {
             return;
         }
         let _ = conn.busy_timeout(Duration::ZERO);
@@ -149,10 +153,10 @@ impl WalBound {
     }
 }
 
-/// Bytes of `frames` WAL frames of the database on `conn` (page plus 24-byte frame header).
-fn wal_bytes(conn: &Connection, frames: i64) -> u64 {
+/// Bytes of one WAL frame of the database on `conn`: a page plus the 24-byte frame header.
+fn frame_bytes(conn: &Connection) -> u64 {
     let page: i64 = conn
         .pragma_query_value(None, "page_size", |r| r.get(0))
         .unwrap_or(4096);
-    u64::try_from(frames.max(0) * (page + 24)).unwrap_or(0)
+    u64::try_from(page).unwrap_or(4096) + 24
 }

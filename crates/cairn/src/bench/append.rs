@@ -117,7 +117,8 @@ pub async fn append(
     Ok(())
 }
 
-/// One round of Cairn's store: a fresh database, `w` writers for `duration`.
+/// One round of Cairn's store: a fresh database, `w` writers for the warm-up and the measured
+/// part of `window`.
 async fn measure_cairn(
     w: usize,
     window: Window,

@@ -1,39 +1,245 @@
-//! Building the event-history index (`lookup_keys`) behind the log instead of inside each commit.
+//! Building the event-history index (`lookup_keys`) behind the log, in a file and on a thread
+//! of its own.
 //!
 //! A commit only appends the event rows; each row carries its lookup keys packed (`keys`). The
-//! writer thread moves them into `lookup_keys` in batches, in key order, whenever it would
-//! otherwise wait — while the syncer's `fdatasync` runs, or when no commit is queued — and
-//! records how far it got in `lookup_index.indexed_through`, in the same transaction as the keys.
-//! Indexing per commit dirtied one `lookup_keys` leaf per distinct value in every group (about
-//! half the pages a group of self-audit events wrote); a batch of a thousand events writes each
-//! of those leaves once.
+//! indexer thread moves them into `lookup_keys` in the lookup file (`events-lookup.db`), in
+//! batches, in key order, and records how far it got in `lookup_index.indexed_through`, in the
+//! same transaction as the keys. The lookup file has its own write lock, so the log's writer
+//! and the indexer run at the same time on two cores: with the keys inside the log's
+//! transactions, each group commit wrote (and `fdatasync`ed) the index leaves it touched, and
+//! the writer spent a third of its time indexing (measured at 64 appending writers: 47k events/s
+//! with the index in the log's writer, 70k without; see BENCHMARKS.md).
 //!
-//! Lookups stay exact: events past `indexed_through` (the tail, normally under a batch) are
-//! matched by scanning their packed keys (`lookup.rs`), and the two parts are read in one
-//! snapshot. The index can always be rebuilt from the rows, so index-only transactions need no
-//! `fsync` of their own: a crash that loses one also loses its `indexed_through`.
+//! Invariants:
+//! - **The index never runs ahead of the durable log.** It covers only events the syncer has
+//!   made durable ([`Health::durable_seq`]): a power loss can drop a log tail that was committed
+//!   but not yet synced, and those sequence numbers are then given to other events.
+//! - **The index is derived data.** Its file commits without `fsync` (a crash can take its last
+//!   transactions, which are redone from the log), and a missing or foreign index file is
+//!   rebuilt from the log's packed keys.
+//! - **Lookups stay exact.** Events past `indexed_through` (the tail, normally under a batch)
+//!   are matched by scanning their packed keys (`lookup.rs`). A reader attaches the lookup file;
+//!   an index entry whose event is not (or no longer) in the log yields nothing.
+//! - **Retention deletes keys before events** ([`Request::DropKeys`], then the writer's expire
+//!   job). A crash between the two leaves expired events unfindable by lookups until the next
+//!   retention pass deletes them; never a key without its event visible as one.
+//! - **The tail stays bounded.** A writer more than [`MAX_TAIL`] events ahead waits for the
+//!   indexer ([`Progress::wait_for_tail`]), so a bulk import cannot leave lookups scanning an
+//!   unbounded tail.
 
-use rusqlite::{Connection, params};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
+use tokio::sync::oneshot;
 
 use super::encode::unpack_keys;
-use crate::StoreError;
+use super::syncer::Health;
+use crate::{StoreError, StoreErrorKind};
 
-/// Events per index-only transaction when the writer is idle, and the tail at which it does one
-/// without waiting for [`IDLE_DELAY`] (a commit that arrives meanwhile waits for at most one of
-/// these, a few milliseconds).
-pub(super) const IDLE_BATCH: usize = 1024;
-/// How long the writer waits for a commit before it indexes a tail smaller than a batch.
-pub(super) const IDLE_DELAY: std::time::Duration = std::time::Duration::from_millis(20);
-/// The tail at which the writer indexes inside a group's transaction, while the syncer is busy.
-pub(super) const BUSY_TAIL: u64 = 1024;
-/// Events per index step inside a group's transaction: small, so the writer looks again soon
-/// whether the syncer is free (a step of 1024 events took ~5 ms and held the group that long).
-pub(super) const BUSY_STEP: usize = 256;
-/// The tail at which the writer indexes before it applies anything else, so a flood of commits
-/// (a bulk import) cannot leave lookups scanning an unbounded tail.
+/// The tail at which the indexer indexes at once; a smaller one waits up to [`IDLE_DELAY`] for
+/// more (a steady trickle of events would otherwise pay an index transaction each).
+pub(super) const MIN_BATCH: u64 = 1024;
+/// How long a tail smaller than [`MIN_BATCH`] waits.
+const IDLE_DELAY: Duration = Duration::from_millis(20);
+/// How often the indexer looks at the durable end of the log.
+const POLL: Duration = Duration::from_millis(5);
+/// Events per index transaction at most (the keys of a batch are sorted, so a bigger batch
+/// writes each touched leaf once for more keys).
+const MAX_BATCH: usize = 20_000;
+/// The tail at which the log's writer waits for the indexer.
 pub(super) const MAX_TAIL: u64 = 50_000;
+/// The longest a writer waits for the indexer before going on regardless (an indexer that is
+/// failing must not stop the log).
+const MAX_WRITER_WAIT: Duration = Duration::from_secs(1);
+/// After a failed index transaction, how long before the next try.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// `seq` up to which every event's keys are in `lookup_keys`.
+/// What the indexer is asked to do besides indexing.
+enum Request {
+    /// Index everything durable now, then answer.
+    CatchUp {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// Delete the keys of up to `limit` indexed events that retention may delete; answers the
+    /// first and last `seq` of them.
+    DropKeys {
+        received_before_ms: i64,
+        limit: usize,
+        reply: oneshot::Sender<Result<Option<(u64, u64)>, StoreError>>,
+    },
+    Stop,
+}
+
+/// How far the index is, shared with the log's writer.
+#[derive(Default)]
+pub(super) struct Progress {
+    state: Mutex<ProgressState>,
+    moved: Condvar,
+}
+
+#[derive(Default)]
+struct ProgressState {
+    indexed: u64,
+    /// The last index transaction failed (or the indexer stopped): nobody waits for it.
+    failing: bool,
+}
+
+impl Progress {
+    fn set(&self, indexed: u64, failing: bool) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.indexed = s.indexed.max(indexed);
+        s.failing = failing;
+        self.moved.notify_all();
+    }
+
+    /// Waits (at most [`MAX_WRITER_WAIT`]) until the unindexed tail behind `last_seq` is under
+    /// [`MAX_TAIL`], or the indexer is failing.
+    pub(super) fn wait_for_tail(&self, last_seq: u64) {
+        let deadline = Instant::now() + MAX_WRITER_WAIT;
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while !s.failing && last_seq > s.indexed + MAX_TAIL {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            s = self
+                .moved
+                .wait_timeout(s, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+}
+
+/// The handle of the indexer thread; dropping it stops the thread.
+pub(super) struct Indexer {
+    requests: Mutex<mpsc::Sender<Request>>,
+    pub(super) progress: Arc<Progress>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Indexer {
+    fn drop(&mut self) {
+        let _ = self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(Request::Stop);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn closed() -> StoreError {
+    StoreError::new(StoreErrorKind::Closed, "the store's indexer has stopped")
+}
+
+impl Indexer {
+    /// Opens the lookup file beside the log at `log` (creating it, or emptying it if it
+    /// belongs to another log) and starts the indexer thread.
+    pub(super) fn spawn(log: &Path, health: Arc<Health>) -> Result<Indexer, StoreError> {
+        let index = Connection::open(super::schema::lookup_path(log))?;
+        super::schema::prepare_lookup_writer(&index)?;
+        // Room for the multi-row key inserts of every length besides the other statements.
+        index.set_prepared_statement_cache_capacity(KEYS_PER_STATEMENT + 16);
+        let log_reader = Connection::open(log)?;
+        log_reader.pragma_update(None, "query_only", true)?;
+        log_reader.busy_timeout(super::schema::BUSY_TIMEOUT)?;
+        let indexed = forget_a_foreign_index(&index, &log_reader)?;
+        let progress = Arc::new(Progress::default());
+        progress.set(indexed, false);
+        let (tx, rx) = mpsc::channel();
+        let thread = {
+            let progress = progress.clone();
+            let path = log.to_path_buf();
+            std::thread::Builder::new()
+                .name("cairn-store-indexer".into())
+                .spawn(move || {
+                    let mut worker = Worker {
+                        index,
+                        log: log_reader,
+                        health,
+                        progress,
+                        path,
+                        paused_until: None,
+                    };
+                    worker.run(&rx);
+                })
+                .map_err(|e| {
+                    StoreError::new(
+                        StoreErrorKind::Backend,
+                        format!("cannot start the indexer: {e}"),
+                    )
+                })?
+        };
+        Ok(Indexer {
+            requests: Mutex::new(tx),
+            progress,
+            thread: Some(thread),
+        })
+    }
+
+    fn send(&self, request: Request) -> Result<(), StoreError> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(request)
+            .map_err(|_| closed())
+    }
+
+    /// Returns once every event durable now is in the index.
+    pub(super) async fn catch_up(&self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::CatchUp { reply })?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    /// Deletes the keys of up to `limit` events that retention may delete (received before
+    /// `received_before_ms`, indexed, processed by every consumer); returns their `seq` range.
+    pub(super) async fn drop_keys(
+        &self,
+        received_before_ms: i64,
+        limit: usize,
+    ) -> Result<Option<(u64, u64)>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::DropKeys {
+            received_before_ms,
+            limit,
+            reply,
+        })?;
+        answer.await.map_err(|_| closed())?
+    }
+}
+
+/// `indexed_through` of the lookup file, after emptying an index that is ahead of every `seq`
+/// the log ever had (the lookup file of another log, e.g. one restored from a backup).
+fn forget_a_foreign_index(index: &Connection, log: &Connection) -> Result<u64, StoreError> {
+    let indexed = indexed_through(index)?;
+    let log_end: i64 = log.query_row(
+        "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0), \
+                    (SELECT expired_through FROM log_state WHERE id = 0))",
+        [],
+        |r| r.get(0),
+    )?;
+    if indexed <= log_end as u64 {
+        return Ok(indexed);
+    }
+    tracing::warn!(
+        indexed,
+        log_end,
+        "the lookup index is ahead of the event log it sits beside; rebuilding it"
+    );
+    index.execute_batch(
+        "BEGIN IMMEDIATE; DELETE FROM lookup_keys; \
+         UPDATE lookup_index SET indexed_through = 0 WHERE id = 0; COMMIT;",
+    )?;
+    Ok(0)
+}
+
+/// `seq` up to which every event's keys are in `lookup_keys` (on a reader: in its snapshot).
 pub(super) fn indexed_through(conn: &Connection) -> Result<u64, StoreError> {
     let seq: i64 = conn
         .prepare_cached("SELECT indexed_through FROM lookup_index WHERE id = 0")?
@@ -41,26 +247,176 @@ pub(super) fn indexed_through(conn: &Connection) -> Result<u64, StoreError> {
     Ok(seq as u64)
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Batches {
+    One,
+    All,
+}
+
+struct Worker {
+    index: Connection,
+    /// A read-only connection to the log.
+    log: Connection,
+    health: Arc<Health>,
+    progress: Arc<Progress>,
+    path: PathBuf,
+    paused_until: Option<Instant>,
+}
+
+impl Worker {
+    fn run(&mut self, requests: &mpsc::Receiver<Request>) {
+        // When the tail (smaller than a batch) was first seen.
+        let mut tail_since: Option<Instant> = None;
+        loop {
+            match requests.recv_timeout(POLL) {
+                Ok(Request::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Ok(Request::CatchUp { reply }) => {
+                    let _ = reply.send(self.index(Batches::All));
+                    continue;
+                }
+                Ok(Request::DropKeys {
+                    received_before_ms,
+                    limit,
+                    reply,
+                }) => {
+                    let _ = reply.send(self.drop_keys(received_before_ms, limit));
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            if self
+                .paused_until
+                .is_some_and(|until| Instant::now() < until)
+            {
+                continue;
+            }
+            let tail = self
+                .health
+                .durable_seq()
+                .saturating_sub(self.progress_indexed());
+            if tail == 0 {
+                tail_since = None;
+                continue;
+            }
+            let since = *tail_since.get_or_insert_with(Instant::now);
+            if tail < MIN_BATCH && since.elapsed() < IDLE_DELAY {
+                continue;
+            }
+            tail_since = None;
+            // One batch per turn, so a long backlog (a store being rebuilt) does not hold up
+            // requests or shutdown.
+            if let Err(e) = self.index(Batches::One) {
+                tracing::warn!(error = %e, store = %self.path.display(), "indexing the event history failed; lookups scan the unindexed events until it succeeds");
+            }
+        }
+        self.progress.set(0, true);
+    }
+
+    fn progress_indexed(&self) -> u64 {
+        self.progress
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .indexed
+    }
+
+    /// Indexes the durable tail (one batch of it, or all); on failure pauses indexing for a
+    /// moment.
+    fn index(&mut self, batches: Batches) -> Result<(), StoreError> {
+        let target = self.health.durable_seq();
+        loop {
+            match index_step(&mut self.index, &self.log, target, MAX_BATCH) {
+                Ok(step) => {
+                    self.paused_until = None;
+                    self.progress.set(step.through, false);
+                    if step.through >= target || batches == Batches::One {
+                        return Ok(());
+                    }
+                }
+                Err(e) => {
+                    self.paused_until = Some(Instant::now() + RETRY_AFTER);
+                    self.progress.set(0, true);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn drop_keys(
+        &mut self,
+        received_before_ms: i64,
+        limit: usize,
+    ) -> Result<Option<(u64, u64)>, StoreError> {
+        // Retention only takes indexed events (their keys are known to be in the index or
+        // not): index every durable event first, so nothing acknowledged is held back.
+        self.index(Batches::All)?;
+        let tx = self
+            .index
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let indexed = indexed_through(&tx)?;
+        let lowest_checkpoint: Option<i64> = self
+            .log
+            .query_row("SELECT MIN(position) FROM checkpoints", [], |r| r.get(0))
+            .optional()?
+            .flatten();
+        let ceiling = lowest_checkpoint.unwrap_or(i64::MAX).min(indexed as i64);
+        let mut doomed = self.log.prepare_cached(
+            "SELECT seq, event_time, keys FROM events WHERE received_at < ?1 AND seq <= ?2 \
+             ORDER BY seq LIMIT ?3",
+        )?;
+        let mut rows = doomed.query(params![received_before_ms, ceiling, limit as i64])?;
+        let mut range: Option<(u64, u64)> = None;
+        {
+            let mut delete_key = tx.prepare_cached(
+                "DELETE FROM lookup_keys WHERE k = ?1 AND v = ?2 AND t = ?3 AND seq = ?4",
+            )?;
+            while let Some(row) = rows.next()? {
+                let seq: i64 = row.get(0)?;
+                let time: i64 = row.get(1)?;
+                let keys = unpack_keys(row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?);
+                for (k, v) in keys {
+                    delete_key.execute(params![k, v, time, seq])?;
+                }
+                let seq = seq as u64;
+                range = Some((range.map_or(seq, |(first, _)| first), seq));
+            }
+        }
+        drop(rows);
+        drop(doomed);
+        tx.commit()?;
+        Ok(range)
+    }
+}
+
 /// What an [`index_step`] did.
 pub(super) struct Step {
     /// The new `indexed_through`.
     pub through: u64,
-    /// Whether the step reached the end of the log (nothing is left to index).
-    pub caught_up: bool,
 }
 
-/// Moves the keys of up to `max_events` events past `indexed_through` into `lookup_keys`.
-/// Runs inside the caller's transaction.
-pub(super) fn index_step(conn: &Connection, max_events: usize) -> Result<Step, StoreError> {
-    let from = indexed_through(conn)?;
-    let mut events = 0;
+/// Moves the keys of up to `max_events` events after `indexed_through` and up to `target` from
+/// the log into `lookup_keys`, in one transaction of the lookup file.
+pub(super) fn index_step(
+    index: &mut Connection,
+    log: &Connection,
+    target: u64,
+    max_events: usize,
+) -> Result<Step, StoreError> {
+    let tx = index.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Read inside the transaction: another process (`cairn import` beside a server) may have
+    // indexed meanwhile.
+    let from = indexed_through(&tx)?;
+    if from >= target {
+        return Ok(Step { through: from });
+    }
     let mut keys: Vec<(i64, i64, i64, i64)> = Vec::new();
-    let mut through = from;
+    let mut events = 0;
+    let mut last = from;
     {
-        let mut rows = conn.prepare_cached(
-            "SELECT seq, event_time, keys FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        let mut rows = log.prepare_cached(
+            "SELECT seq, event_time, keys FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
         )?;
-        let mut rows = rows.query(params![from as i64, max_events as i64])?;
+        let mut rows = rows.query(params![from as i64, target as i64, max_events as i64])?;
         while let Some(row) = rows.next()? {
             let seq: i64 = row.get(0)?;
             let time: i64 = row.get(1)?;
@@ -70,18 +426,18 @@ pub(super) fn index_step(conn: &Connection, max_events: usize) -> Result<Step, S
                     .into_iter()
                     .map(|(k, v)| (k, v, time, seq)),
             );
-            through = seq as u64;
+            last = seq as u64;
             events += 1;
         }
     }
-    let caught_up = events < max_events;
-    if through == from {
-        return Ok(Step { through, caught_up });
-    }
-    insert_keys(conn, &mut keys)?;
-    conn.prepare_cached("UPDATE lookup_index SET indexed_through = ?1 WHERE id = 0")?
+    // Fewer rows than asked for: every event up to `target` was read (the durable end of the
+    // log is visible to this later read; expired events leave gaps).
+    let through = if events < max_events { target } else { last };
+    insert_keys(&tx, &mut keys)?;
+    tx.prepare_cached("UPDATE lookup_index SET indexed_through = ?1 WHERE id = 0")?
         .execute([through as i64])?;
-    Ok(Step { through, caught_up })
+    tx.commit()?;
+    Ok(Step { through })
 }
 
 /// Rows per multi-row INSERT into `lookup_keys`.

@@ -68,6 +68,7 @@ struct Inner {
     barriers: Mutex<mpsc::Sender<syncer::Work>>,
     health: Arc<syncer::Health>,
     readers: reader::Pool,
+    indexer: indexer::Indexer,
     _checkpointer: wal::Checkpointer,
 }
 
@@ -93,14 +94,18 @@ impl SqliteStore {
             )
         })?;
         let health = Arc::new(syncer::Health::default());
-        let (jobs, barriers) = writer::spawn(conn, &real, health.clone())?;
+        // The indexer first: it creates the lookup file the writer and the readers rely on.
+        let indexer = indexer::Indexer::spawn(&real, health.clone())?;
+        let (jobs, barriers) =
+            writer::spawn(conn, &real, health.clone(), indexer.progress.clone())?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 jobs: Mutex::new(jobs),
                 barriers: Mutex::new(barriers),
                 health,
-                readers: reader::Pool::new(path.to_path_buf()),
+                readers: reader::Pool::new(path.to_path_buf(), schema::lookup_path(&real)),
+                indexer,
                 _checkpointer: wal::spawn(real),
             }),
         })
@@ -134,11 +139,10 @@ impl SqliteStore {
 
     /// Builds the event-history index for every event appended so far, before returning.
     ///
-    /// The writer does this on its own whenever it is idle; a bulk load (`cairn import`) calls
-    /// it so that it leaves no tail for the next lookups to scan.
+    /// The indexer does this on its own, a moment behind the log; a bulk load (`cairn import`)
+    /// calls it so that it leaves no tail for the next lookups to scan.
     pub async fn index_tail(&self) -> Result<(), StoreError> {
-        while !self.send(|reply| Job::IndexTail { reply }).await? {}
-        Ok(())
+        self.inner.indexer.catch_up().await
     }
 
     /// Returns once every event up to `seq` is on stable storage (at once if it already is).
@@ -240,9 +244,19 @@ impl Store for SqliteStore {
         received_before_ms: i64,
         limit: usize,
     ) -> Result<u64, StoreError> {
+        // The keys go first (the indexer owns the lookup file), then the events.
+        let Some((first, last)) = self
+            .inner
+            .indexer
+            .drop_keys(received_before_ms, limit)
+            .await?
+        else {
+            return Ok(0);
+        };
         self.send(|reply| Job::Expire {
+            first,
+            last,
             received_before_ms,
-            limit,
             reply,
         })
         .await
@@ -562,9 +576,10 @@ mod layout_tests {
         assert_eq!(mixed[10], vec!["e-7".to_string()]);
     }
 
-    /// A v2 store (every commit indexed at once) opens as v3 with all of it marked indexed.
+    /// A v3 store (lookup index inside the log file) opens as v4: the old index tables are
+    /// dropped and the index is rebuilt in the lookup file from the log's packed keys.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_version_2_store_is_marked_indexed() {
+    async fn a_version_3_store_moves_its_index_out() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.db");
         {
@@ -573,29 +588,78 @@ mod layout_tests {
                 .commit(Commit::events(vec![event("e-1", "CreateUser", "alice")]))
                 .await
                 .unwrap();
-            store.index_tail().await.unwrap();
         }
+        std::fs::remove_file(schema::lookup_path(&path)).unwrap();
         {
             let conn = Connection::open(&path).unwrap();
-            conn.execute_batch("DROP TABLE lookup_index; PRAGMA user_version = 2;")
-                .unwrap();
+            conn.execute_batch(
+                "CREATE TABLE lookup_keys (k, v, t, seq, PRIMARY KEY (k, v, t, seq)) WITHOUT ROWID;
+                 CREATE TABLE lookup_index (id INTEGER PRIMARY KEY, indexed_through INTEGER);
+                 INSERT INTO lookup_index VALUES (0, 1);
+                 PRAGMA user_version = 3;",
+            )
+            .unwrap();
         }
         let store = SqliteStore::open(&path).unwrap();
-        let (version, indexed): (i64, i64) = store
+        store.index_tail().await.unwrap();
+        let (version, old_tables, indexed): (i64, i64, i64) = store
             .read(|c| {
                 Ok((
                     c.pragma_query_value(None, "user_version", |r| r.get(0))?,
+                    c.query_row(
+                        "SELECT COUNT(*) FROM main.sqlite_master WHERE name LIKE 'lookup%'",
+                        [],
+                        |r| r.get(0),
+                    )?,
                     c.query_row("SELECT indexed_through FROM lookup_index", [], |r| r.get(0))?,
                 ))
             })
             .await
             .unwrap();
-        assert_eq!((version, indexed), (3, 1));
+        assert_eq!((version, old_tables, indexed), (4, 0, 1));
+        assert_eq!(
+            key_count(&store).await,
+            4,
+            "time, name, user and read-only keys"
+        );
         let found = store
             .lookup(by(LookupFilter::Username("alice".into())))
             .await
             .unwrap();
         assert_eq!(found.len(), 1);
+    }
+
+    /// A lookup file that is ahead of the log beside it (another log's, e.g. a log restored
+    /// from an older backup) is emptied and rebuilt, not trusted.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_foreign_lookup_file_is_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        let (big, small) = (dir.path().join("big.db"), dir.path().join("small.db"));
+        {
+            let store = SqliteStore::open(&big).unwrap();
+            let events = (0..5)
+                .map(|i| event(&format!("b-{i}"), "DeleteUser", "mallory"))
+                .collect();
+            store.commit(Commit::events(events)).await.unwrap();
+            store.index_tail().await.unwrap();
+        }
+        {
+            let store = SqliteStore::open(&small).unwrap();
+            store
+                .commit(Commit::events(vec![event("s-1", "CreateUser", "alice")]))
+                .await
+                .unwrap();
+        }
+        std::fs::copy(schema::lookup_path(&big), schema::lookup_path(&small)).unwrap();
+        let store = SqliteStore::open(&small).unwrap();
+        store.index_tail().await.unwrap();
+        for (user, expected) in [("mallory", 0), ("alice", 1)] {
+            let found = store
+                .lookup(by(LookupFilter::Username(user.into())))
+                .await
+                .unwrap();
+            assert_eq!(found.len(), expected, "{user}");
+        }
     }
 
     /// A caller is answered only after the syncer made its commit durable.

@@ -10,6 +10,8 @@ use crate::{StoreError, StoredEvent};
 /// Idle read connections; a reader is opened on demand and returned after use.
 pub(super) struct Pool {
     path: PathBuf,
+    /// The lookup file, attached to every reader.
+    lookup: PathBuf,
     idle: Mutex<Vec<Connection>>,
 }
 
@@ -17,9 +19,10 @@ pub(super) struct Pool {
 const MAX_IDLE: usize = 8;
 
 impl Pool {
-    pub(super) fn new(path: PathBuf) -> Pool {
+    pub(super) fn new(path: PathBuf, lookup: PathBuf) -> Pool {
         Pool {
             path,
+            lookup,
             idle: Mutex::new(Vec::new()),
         }
     }
@@ -33,7 +36,7 @@ impl Pool {
             Some(c) => c,
             None => {
                 let c = Connection::open(&self.path)?;
-                super::schema::prepare_reader(&c)?;
+                super::schema::prepare_reader(&c, &self.lookup)?;
                 c
             }
         };

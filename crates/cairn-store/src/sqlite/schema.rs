@@ -1,16 +1,19 @@
 //! Creating and migrating the schema, and the connection settings that make it durable.
 
+use std::path::{Path, PathBuf};
+
 use rusqlite::Connection;
 
 use crate::StoreError;
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// How long a connection waits for another's lock (e.g. `cairn import` beside a server).
 pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Schema v3 (v2 plus `lookup_index`): see [`super::encode`] for the encodings.
-const SCHEMA_V3: &str = r#"
+/// Schema v4 of the log file (v3 without the lookup index, which moved to its own file, see
+/// [`LOOKUP_SCHEMA`]): see [`super::encode`] for the encodings.
+const SCHEMA_V4: &str = r#"
 CREATE TABLE IF NOT EXISTS events (
     seq            INTEGER PRIMARY KEY,
     id_hash        INTEGER NOT NULL,
@@ -25,25 +28,9 @@ CREATE TABLE IF NOT EXISTS events (
 -- eventID lookups and duplicate checks, by the 64-bit hash of the id (not unique: the writer
 -- compares the ids of the rows it finds).
 CREATE INDEX IF NOT EXISTS events_id ON events(id_hash);
--- Every event-history key of every event, in one B-tree: k = history * 16 + attribute,
--- v = the value's 64-bit id, t = eventTime (Unix s). A lookup is one backward range scan of
--- (k, v) from the page cursor (t, seq).
-CREATE TABLE IF NOT EXISTS lookup_keys (
-    k   INTEGER NOT NULL,
-    v   INTEGER NOT NULL,
-    t   INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    PRIMARY KEY (k, v, t, seq)
-) WITHOUT ROWID;
--- How far lookup_keys is built (see indexer.rs): events past it are matched from their packed
--- keys. A store created by v2 indexed every commit at once, so all of it is indexed.
-CREATE TABLE IF NOT EXISTS lookup_index (
-    id               INTEGER PRIMARY KEY CHECK (id = 0),
-    indexed_through  INTEGER NOT NULL
-);
-INSERT OR IGNORE INTO lookup_index (id, indexed_through)
-    SELECT 0, COALESCE(MAX(seq), 0) FROM events;
--- The highest seq retention has deleted: an emptied log continues after it.
+-- v2 and v3 kept the lookup index in this file; v4 rebuilds it in the lookup file.
+DROP TABLE IF EXISTS lookup_keys;
+DROP TABLE IF EXISTS lookup_index;
 CREATE TABLE IF NOT EXISTS log_state (
     id               INTEGER PRIMARY KEY CHECK (id = 0),
     expired_through  INTEGER NOT NULL
@@ -60,6 +47,50 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     position INTEGER NOT NULL
 ) WITHOUT ROWID;
 "#;
+
+/// The lookup index's own file (see `indexer.rs`), beside the log: `events.db` →
+/// `events-lookup.db`.
+pub(super) fn lookup_path(log: &Path) -> PathBuf {
+    let stem = log
+        .file_stem()
+        .map_or_else(|| "events".into(), |s| s.to_string_lossy().into_owned());
+    log.with_file_name(format!("{stem}-lookup.db"))
+}
+
+/// The lookup index: every event-history key of every event, in one B-tree: k = history * 16 +
+/// attribute, v = the value's 64-bit id, t = eventTime (Unix s). A lookup is one backward range
+/// scan of (k, v) from the page cursor (t, seq). `lookup_index.indexed_through`: how far it is
+/// built; events past it are matched from the keys packed in their rows.
+const LOOKUP_SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS lookup_keys (
+    k   INTEGER NOT NULL,
+    v   INTEGER NOT NULL,
+    t   INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (k, v, t, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS lookup_index (
+    id               INTEGER PRIMARY KEY CHECK (id = 0),
+    indexed_through  INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO lookup_index (id, indexed_through) VALUES (0, 0);
+"#;
+
+/// Settings for the lookup file's single writer connection (the indexer's), then its schema.
+///
+/// `synchronous=NORMAL` with no `fsync` per commit: the index is derived data, rebuilt from the
+/// log's packed keys whenever it is behind, and it only ever covers events that are already
+/// durable in the log (see `indexer.rs`). A crash can cost it its last commits, never the log.
+pub(super) fn prepare_lookup_writer(conn: &Connection) -> Result<(), StoreError> {
+    conn.pragma_update(None, "page_size", 8192)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "cache_size", -65536)?;
+    conn.pragma_update(None, "journal_size_limit", super::wal::KEPT_WAL_BYTES)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch(&format!("BEGIN IMMEDIATE; {LOOKUP_SCHEMA} COMMIT;"))?;
+    Ok(())
+}
 
 /// Settings for the single writer connection, then the schema.
 ///
@@ -96,18 +127,20 @@ pub(super) fn prepare_writer(conn: &Connection) -> Result<(), StoreError> {
         return Err(StoreError::new(
             crate::StoreErrorKind::Backend,
             "the event store has schema version 1 (an earlier pre-release cairn); this cairn uses \
-             version 3 (compressed records, one lookup-key index) and does not convert it: move the \
+             version 4 (compressed records, a lookup index of its own) and does not convert it: move the \
              data dir aside and start fresh (re-import delivered log files with `cairn import`)",
         ));
     }
     conn.execute_batch(&format!(
-        "BEGIN IMMEDIATE; {SCHEMA_V3} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        "BEGIN IMMEDIATE; {SCHEMA_V4} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
     ))?;
     Ok(())
 }
 
-/// Settings for a read-only connection.
-pub(super) fn prepare_reader(conn: &Connection) -> Result<(), StoreError> {
+/// Settings for a read-only connection; the lookup file is attached (as `idx`), so one read
+/// transaction sees the index and the log.
+pub(super) fn prepare_reader(conn: &Connection, lookup: &Path) -> Result<(), StoreError> {
+    conn.execute("ATTACH DATABASE ?1 AS idx", [lookup.to_string_lossy()])?;
     conn.pragma_update(None, "query_only", true)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     Ok(())

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use super::encode::{EncodedEvent, unpack_keys};
+use super::encode::EncodedEvent;
 use super::indexer;
 use super::syncer::{self, Health, WalFile, Work};
 use crate::{CatalogWrite, Commit, CommitReceipt, DuplicateEvents, StoreError, StoreErrorKind};
@@ -65,18 +65,17 @@ pub(super) enum Job {
         catalog: Vec<CatalogWrite>,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    /// Deletes the events in `first..=last` received before `received_before_ms` (their keys
+    /// are already out of the index: [`indexer::Indexer::drop_keys`]).
     Expire {
+        first: u64,
+        last: u64,
         received_before_ms: i64,
-        limit: usize,
         reply: oneshot::Sender<Result<u64, StoreError>>,
     },
     RemoveCheckpoint {
         consumer: String,
         reply: oneshot::Sender<Result<(), StoreError>>,
-    },
-    /// Indexes up to [`INDEX_ALL_STEP`] events of the tail; answers whether the tail is empty.
-    IndexTail {
-        reply: oneshot::Sender<Result<bool, StoreError>>,
     },
     /// From the syncer: it has become idle (a group waiting for it can commit). Never applied.
     Wake,
@@ -84,15 +83,11 @@ pub(super) enum Job {
     Stop,
 }
 
-/// Events indexed per [`Job::IndexTail`].
-const INDEX_ALL_STEP: usize = 50_000;
-
 /// What a job produced, before it is sent to its caller.
 enum Done {
     Receipt(CommitReceipt),
     Advanced,
     Expired(u64),
-    Indexed { caught_up: bool },
 }
 
 impl Job {
@@ -110,21 +105,16 @@ impl Job {
                 apply_advance(conn, consumer, *expected_from, *to, catalog).map(|()| Done::Advanced)
             }
             Job::Expire {
+                first,
+                last,
                 received_before_ms,
-                limit,
                 ..
-            } => apply_expire(conn, *received_before_ms, *limit).map(Done::Expired),
+            } => apply_expire(conn, *first, *last, *received_before_ms).map(Done::Expired),
             Job::RemoveCheckpoint { consumer, .. } => conn
                 .prepare_cached("DELETE FROM checkpoints WHERE consumer = ?1")?
                 .execute([consumer])
                 .map(|_| Done::Advanced)
                 .map_err(StoreError::from),
-            Job::IndexTail { .. } => {
-                let step = indexer::index_step(conn, INDEX_ALL_STEP)?;
-                Ok(Done::Indexed {
-                    caught_up: step.caught_up,
-                })
-            }
             // The inbox keeps control messages out of groups.
             Job::Wake | Job::Stop => Ok(Done::Advanced),
         }
@@ -163,12 +153,6 @@ impl Job {
                     _ => Err(mismatch()),
                 }));
             }
-            Job::IndexTail { reply } => {
-                let _ = reply.send(result.and_then(|d| match d {
-                    Done::Indexed { caught_up } => Ok(caught_up),
-                    _ => Err(mismatch()),
-                }));
-            }
             Job::Wake | Job::Stop => {}
         }
     }
@@ -180,9 +164,8 @@ pub(super) fn spawn(
     conn: Connection,
     path: &std::path::Path,
     health: Arc<Health>,
+    index_progress: Arc<indexer::Progress>,
 ) -> Result<(mpsc::Sender<Job>, mpsc::Sender<Work>), StoreError> {
-    // Room for the multi-row key inserts of every length besides the other statements.
-    conn.set_prepared_statement_cache_capacity(indexer::KEYS_PER_STATEMENT + 32);
     let last = super::reader::last_seq(&conn)?;
     // What is in the file at open may have been committed by another process (or an earlier
     // store in this one) that has not synced it yet: sync it before calling it durable.
@@ -209,7 +192,15 @@ pub(super) fn spawn(
         .name("cairn-store-writer".into())
         .spawn(move || {
             let mut inbox = Inbox { rx, stopped: false };
-            run(&mut conn, &mut inbox, last, &sync, &health, &mut wal_bound);
+            run(
+                &mut conn,
+                &mut inbox,
+                last,
+                &sync,
+                &health,
+                &index_progress,
+                &mut wal_bound,
+            );
             // Every answer goes out before the connection closes (closing may delete the WAL).
             drop(sync);
             let _ = syncer.join();
@@ -279,75 +270,32 @@ fn run(
     mut last_seq: u64,
     sync: &mpsc::Sender<Work>,
     health: &Health,
+    index_progress: &indexer::Progress,
     wal_bound: &mut super::wal::WalBound,
 ) {
-    // How far the index is (a stale value only changes when indexing runs, not what lookups see).
-    let mut indexed = indexer::indexed_through(conn).unwrap_or(0);
-    // After a failed index transaction, when to try again (lookups scan the tail meanwhile).
-    let mut index_paused_until: Option<Instant> = None;
     loop {
         let healthy = health.check().is_ok();
         if healthy {
             wal_bound.restart_if_large(conn);
         }
-        // A tail to index: once it fills a batch, or after a moment without commits (a steady
-        // trickle of single events would otherwise pay an index transaction each).
-        let wait = if last_seq <= indexed || !healthy {
-            None
-        } else if let Some(until) = index_paused_until {
-            Some(until.saturating_duration_since(Instant::now()))
-        } else if last_seq >= indexed + indexer::IDLE_BATCH as u64 {
-            Some(Duration::ZERO)
-        } else {
-            Some(indexer::IDLE_DELAY)
-        };
-        let first = match inbox.next(wait) {
+        let first = match inbox.next(None) {
             Next::Job(job) => job,
-            Next::Wake => continue,
-            Next::TimedOut => {
-                match index_alone(conn, last_seq) {
-                    Ok(through) => {
-                        indexed = through;
-                        index_paused_until = None;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "indexing the event history failed; lookups scan the unindexed events until it succeeds");
-                        index_paused_until = Some(Instant::now() + Duration::from_secs(1));
-                    }
-                }
-                continue;
-            }
+            Next::Wake | Next::TimedOut => continue,
             Next::Stopped => break,
         };
+        // A flood of commits (a bulk import) waits for the indexer rather than leave lookups
+        // an unbounded tail to scan.
+        index_progress.wait_for_tail(last_seq);
         let mut group = vec![first];
         inbox.drain_into(&mut group);
-        let may_index = index_paused_until.is_none_or(|until| Instant::now() >= until);
-        let indexed_before = indexed;
         let results = match health.check() {
             Err(e) => all_failed(group.len(), &e),
-            Ok(()) => match run_group_fast(
-                conn,
-                inbox,
-                &mut group,
-                &mut last_seq,
-                &mut indexed,
-                may_index,
-                health,
-            ) {
+            Ok(()) => match run_group_fast(conn, inbox, &mut group, &mut last_seq, health) {
                 Some(results) => results,
-                None => {
-                    // A job or an index step failed; the re-run does not index, and neither do
-                    // the next groups for a second (a failing index must not fail every group).
-                    if may_index {
-                        index_paused_until = Some(Instant::now() + Duration::from_secs(1));
-                    }
-                    run_group_isolated(conn, &group, &mut last_seq, health)
-                }
+                // A job failed: re-run the group with each job isolated.
+                None => run_group_isolated(conn, &group, &mut last_seq, health),
             },
         };
-        if indexed > indexed_before {
-            index_paused_until = None;
-        }
         let wrote = results.iter().any(Result::is_ok);
         let answer = Box::new(move |synced: Result<(), StoreError>| {
             for (job, result) in group.into_iter().zip(results) {
@@ -394,8 +342,6 @@ fn run_group_fast(
     inbox: &mut Inbox,
     group: &mut Vec<Job>,
     last_seq: &mut u64,
-    indexed: &mut u64,
-    may_index: bool,
     health: &Health,
 ) -> Option<Results> {
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
@@ -405,26 +351,18 @@ fn run_group_fast(
     if let Err(e) = sync_last_seq(&tx, last_seq) {
         return Some(all_failed(group.len(), &e));
     }
-    let (start_seq, start_indexed) = (*last_seq, *indexed);
-    let give_up = |tx: rusqlite::Transaction<'_>, last_seq: &mut u64, indexed: &mut u64| {
+    let start_seq = *last_seq;
+    let give_up = |tx: rusqlite::Transaction<'_>, last_seq: &mut u64| {
         let _ = tx.rollback();
         *last_seq = start_seq;
-        *indexed = start_indexed;
         None
     };
-    // A flood of commits gets no idle moment to index in: keep the tail bounded.
-    while may_index && *last_seq > *indexed + indexer::MAX_TAIL {
-        match indexer::index_step(&tx, indexer::IDLE_BATCH) {
-            Ok(step) => *indexed = indexed_after(&step, *last_seq),
-            Err(_) => return give_up(tx, last_seq, indexed),
-        }
-    }
     let mut results = Vec::with_capacity(group.len());
     loop {
         for job in &group[results.len()..] {
             match job.apply(&tx, last_seq) {
                 Ok(done) => results.push(Ok(done)),
-                Err(_) => return give_up(tx, last_seq, indexed),
+                Err(_) => return give_up(tx, last_seq),
             }
         }
         // The disk is free, or its sync is about to end (or nothing more may join): commit now;
@@ -442,14 +380,6 @@ fn run_group_fast(
         if group.len() > queued {
             continue;
         }
-        // Waiting for the disk: index meanwhile (the keys ride along with this commit).
-        if may_index && *last_seq >= *indexed + indexer::BUSY_TAIL {
-            match indexer::index_step(&tx, indexer::BUSY_STEP) {
-                Ok(step) => *indexed = indexed_after(&step, *last_seq),
-                Err(_) => return give_up(tx, last_seq, indexed),
-            }
-            continue;
-        }
         // Until a job arrives, the syncer says it is free, or it is time to commit.
         if let Next::Job(job) = inbox.next(early_in) {
             group.push(job);
@@ -458,7 +388,7 @@ fn run_group_fast(
     // A sync that failed meanwhile: start no commit after it (a group committed early while the
     // failing sync ran is answered with its error; see "Durability" in docs/architecture.md).
     if let Err(e) = health.check() {
-        let _ = give_up(tx, last_seq, indexed);
+        let _ = give_up(tx, last_seq);
         return Some(all_failed(group.len(), &e));
     }
     let commit_began = Instant::now();
@@ -468,7 +398,6 @@ fn run_group_fast(
         Ok(()) => Some(results),
         Err(e) => {
             *last_seq = start_seq;
-            *indexed = start_indexed;
             let e = StoreError::from(e);
             tracing::error!(error = %e, "event store commit failed; nothing of this group was committed");
             Some(all_failed(group.len(), &e))
@@ -543,25 +472,6 @@ fn run_group_isolated(
             tracing::error!(error = %e, "event store commit failed; nothing of this group was committed");
             all_failed(group.len(), &e)
         }
-    }
-}
-
-/// An index-only transaction of up to [`indexer::IDLE_BATCH`] events. Returns the new
-/// `indexed_through`.
-fn index_alone(conn: &mut Connection, last_seq: u64) -> Result<u64, StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let step = indexer::index_step(&tx, indexer::IDLE_BATCH)?;
-    tx.commit()?;
-    Ok(indexed_after(&step, last_seq))
-}
-
-/// The writer's idea of `indexed_through` after a step: the end of the log once the step caught
-/// up (even when the last events were expired, so no row carries `last_seq`).
-fn indexed_after(step: &indexer::Step, last_seq: u64) -> u64 {
-    if step.caught_up {
-        step.through.max(last_seq)
-    } else {
-        step.through
     }
 }
 
@@ -694,50 +604,27 @@ fn apply_advance(
     apply_catalog(conn, catalog)
 }
 
-/// Deletes the oldest expired events, never one a consumer has yet to process.
+/// Deletes the events of `first..=last` received before `received_before_ms`, never one a
+/// consumer has yet to process (a consumer may have started since the indexer chose the range).
 ///
 /// Events are deleted in `seq` order from the front of the log, so the log stays a contiguous
 /// range; `received_at` grows with `seq` for events received live, and an imported old event is
 /// still timed by when Cairn received it.
 fn apply_expire(
     conn: &Connection,
+    first: u64,
+    last: u64,
     received_before_ms: i64,
-    limit: usize,
 ) -> Result<u64, StoreError> {
     let lowest_checkpoint: Option<i64> =
         conn.query_row("SELECT MIN(position) FROM checkpoints", [], |r| r.get(0))?;
-    let ceiling = lowest_checkpoint.unwrap_or(i64::MAX);
-    let seqs: Vec<i64> = conn
-        .prepare_cached(
-            "SELECT seq FROM events WHERE received_at < ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
-        )?
-        .query_map(params![received_before_ms, ceiling, limit as i64], |r| {
-            r.get(0)
-        })?
-        .collect::<Result<_, _>>()?;
-    let Some(&last) = seqs.last() else {
+    let last = (last as i64).min(lowest_checkpoint.unwrap_or(i64::MAX));
+    if last < first as i64 {
         return Ok(0);
-    };
-    let first = seqs[0];
-    // The lookup keys of each event go first, from the list kept in its row.
-    let mut delete_key = conn.prepare_cached(
-        "DELETE FROM lookup_keys WHERE k = ?1 AND v = ?2 AND t = ?3 AND seq = ?4",
-    )?;
-    let mut doomed = conn.prepare_cached(
-        "SELECT seq, event_time, keys FROM events WHERE seq BETWEEN ?1 AND ?2 AND received_at < ?3",
-    )?;
-    let mut rows = doomed.query(params![first, last, received_before_ms])?;
-    while let Some(row) = rows.next()? {
-        let seq: i64 = row.get(0)?;
-        let time: i64 = row.get(1)?;
-        for (k, v) in unpack_keys(row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?) {
-            delete_key.execute(params![k, v, time, seq])?;
-        }
     }
-    drop(rows);
     let deleted = conn
         .prepare_cached("DELETE FROM events WHERE seq BETWEEN ?1 AND ?2 AND received_at < ?3")?
-        .execute(params![first, last, received_before_ms])?;
+        .execute(params![first as i64, last, received_before_ms])?;
     // Remembered so that an emptied log does not hand out these numbers again.
     conn.prepare_cached(
         "UPDATE log_state SET expired_through = MAX(expired_through, ?1) WHERE id = 0",

@@ -1,8 +1,10 @@
-//! The embedded store: one SQLite file in the data dir.
+//! The embedded store: the log in one SQLite file in the data dir (`events.db`), its lookup
+//! index in a second one beside it (`events-lookup.db`).
 //!
-//! # Schema (user_version 3)
+//! # Schema (user_version 4)
 //!
 //! ```text
+//! -- events.db
 //! events(seq INTEGER PRIMARY KEY,      -- assigned by the writer: last + 1, no gaps
 //!        id_hash,                      -- 64-bit hash of the eventID (index events_id)
 //!        received_at,                  -- Unix ms when Cairn received it (retention clock)
@@ -10,15 +12,16 @@
 //!        event_id TEXT,                -- the record's eventID
 //!        keys BLOB,                    -- its lookup keys, packed (indexed from here; retention)
 //!        record BLOB)                  -- the full record: zstd + built-in dictionary, lossless
-//! lookup_keys(k, v, t, seq) WITHOUT ROWID  -- every LookupEvents key of every event, one B-tree
-//! lookup_index(indexed_through)        -- how far lookup_keys is built ([`indexer`])
 //! log_state(expired_through)           -- highest seq retention deleted (seqs are never reused)
 //! catalog(namespace, key, value)       -- JSON documents: trails, tags, channels, ...
 //! checkpoints(consumer PRIMARY KEY, position)
+//! -- events-lookup.db (derived from the rows' packed keys; attached to readers as `idx`)
+//! lookup_keys(k, v, t, seq) WITHOUT ROWID  -- every LookupEvents key of every event, one B-tree
+//! lookup_index(indexed_through)        -- how far lookup_keys is built ([`indexer`])
 //! ```
 //!
 //! Three B-trees are written per event (the log, its eventID index, the lookup keys — the last
-//! behind the log, in batches, see [`indexer`]); the encodings are in [`encode`]. Compression and
+//! behind the log, in batches, by a thread of its own, see [`indexer`]); the encodings are in [`encode`]. Compression and
 //! hashing happen on the committing caller's thread, before the commit reaches the writer.
 //!
 //! # Durability and group commit

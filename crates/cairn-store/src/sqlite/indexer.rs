@@ -472,3 +472,75 @@ fn insert_keys(conn: &Connection, keys: &mut [(i64, i64, i64, i64)]) -> Result<(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Commit, NewEvent, SqliteStore, Store as _};
+
+    #[test]
+    fn a_writer_waits_only_for_a_long_tail_of_a_working_indexer() {
+        let progress = Arc::new(Progress::default());
+        progress.set(100, false);
+        let started = Instant::now();
+        progress.wait_for_tail(100 + MAX_TAIL);
+        assert!(
+            started.elapsed() < MAX_WRITER_WAIT / 2,
+            "a short tail waits"
+        );
+        // A long tail waits until the indexer moves ...
+        let indexer = {
+            let progress = progress.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                progress.set(1_000, false);
+            })
+        };
+        let started = Instant::now();
+        progress.wait_for_tail(1_000 + MAX_TAIL);
+        let waited = started.elapsed();
+        indexer.join().unwrap();
+        assert!(
+            waited >= Duration::from_millis(40) && waited < MAX_WRITER_WAIT,
+            "{waited:?}"
+        );
+        // ... and not at all for one that is failing.
+        progress.set(0, true);
+        let started = Instant::now();
+        progress.wait_for_tail(10 * MAX_TAIL);
+        assert!(started.elapsed() < MAX_WRITER_WAIT / 2);
+    }
+
+    /// An index step covers the log up to its target (the durable end) and no further.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_step_stops_at_its_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            let events = (0..5)
+                .map(|i| NewEvent::for_test(&format!("e{i}"), "X"))
+                .collect();
+            store.commit(Commit::events(events)).await.unwrap();
+        }
+        let mut index = Connection::open(super::super::schema::lookup_path(&path)).unwrap();
+        index
+            .execute_batch("DELETE FROM lookup_keys; UPDATE lookup_index SET indexed_through = 0")
+            .unwrap();
+        let log = Connection::open(&path).unwrap();
+        let step = index_step(&mut index, &log, 2, MAX_BATCH).unwrap();
+        assert_eq!(step.through, 2);
+        let seqs: Vec<i64> = index
+            .prepare("SELECT DISTINCT seq FROM lookup_keys ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(seqs, vec![1, 2]);
+        // A batch limit ends a step early, at the last event it took.
+        let step = index_step(&mut index, &log, 5, 2).unwrap();
+        assert_eq!(step.through, 4);
+        assert_eq!(indexed_through(&index).unwrap(), 4);
+    }
+}

@@ -114,6 +114,22 @@ impl SqliteStore {
         })
     }
 
+    /// Every file a store at `path` keeps: the log and its lookup index, each with SQLite's WAL
+    /// and shared-memory files (for removing or copying a store whole).
+    pub fn files(path: &Path) -> Vec<PathBuf> {
+        let lookup = schema::lookup_path(path);
+        [path, lookup.as_path()]
+            .into_iter()
+            .flat_map(|db| {
+                ["", "-wal", "-shm"].map(|suffix| {
+                    let mut name = db.as_os_str().to_owned();
+                    name.push(suffix);
+                    PathBuf::from(name)
+                })
+            })
+            .collect()
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path

@@ -24,6 +24,10 @@ struct Figures {
     p99: Duration,
     /// CPU time of the whole process (callers, store threads) per event, in µs.
     cpu_us_per_event: Option<f64>,
+    /// Cairn only: how long the lookup index took to catch up with the log after the last
+    /// append (a few ms when the indexer keeps up; seconds when the figure was bought with a
+    /// growing backlog).
+    index_catch_up: Option<Duration>,
 }
 
 impl Figures {
@@ -42,6 +46,7 @@ impl Figures {
             cpu_us_per_event: cpu
                 .filter(|_| !latencies.is_empty())
                 .map(|c| c.as_secs_f64() * 1e6 / latencies.len() as f64),
+            index_catch_up: None,
         }
     }
 }
@@ -65,9 +70,9 @@ pub async fn append(
         dir.display()
     );
     println!(
-        "| writers | cairn events/s | cairn p50 | cairn p99 | cairn CPU/event | raw file events/s | raw p50 | raw p99 | raw CPU/event | cairn / raw | rounds (cairn / raw) |"
+        "| writers | cairn events/s | cairn p50 | cairn p99 | cairn CPU/event | index catch-up | raw file events/s | raw p50 | raw p99 | raw CPU/event | cairn / raw | rounds (cairn / raw) |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for &w in &writers {
         let mut cairn_rounds = Vec::new();
         let mut raw_rounds = Vec::new();
@@ -100,11 +105,12 @@ pub async fn append(
             .map(|(c, r)| format!("{:.0} / {:.0}", c.events_per_sec, r.events_per_sec))
             .collect();
         println!(
-            "| {w} | {:.0} | {:.2} ms | {:.2} ms | {} | {:.0} | {:.2} ms | {:.2} ms | {} | {:.0}% | {} |",
+            "| {w} | {:.0} | {:.2} ms | {:.2} ms | {} | {:.1} ms | {:.0} | {:.2} ms | {:.2} ms | {} | {:.0}% | {} |",
             pick(&cairn_rounds, |f| f.events_per_sec),
             pick(&cairn_rounds, |f| ms(f.p50)),
             pick(&cairn_rounds, |f| ms(f.p99)),
             cpu(&cairn_rounds),
+            pick(&cairn_rounds, |f| ms(f.index_catch_up.unwrap_or_default())),
             pick(&raw_rounds, |f| f.events_per_sec),
             pick(&raw_rounds, |f| ms(f.p50)),
             pick(&raw_rounds, |f| ms(f.p99)),
@@ -127,7 +133,8 @@ async fn measure_cairn(
 ) -> anyhow::Result<Figures> {
     let db = dir.join(format!("bench-{w}.db"));
     remove_db(&db);
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db)?);
+    let sqlite = SqliteStore::open(&db)?;
+    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     // The lookup fields of the template (all but the eventID are the same for every event), so
     // each append writes the same history keys a real self-audit event does.
     let index = cairn_store::EventIndex::of(&cairn_core::record::EventRecord::from_json(template)?);
@@ -151,6 +158,13 @@ async fn measure_cairn(
         }
     })
     .await?;
+    let catching_up = Instant::now();
+    sqlite.index_tail().await?;
+    let figures = Figures {
+        index_catch_up: Some(catching_up.elapsed()),
+        ..figures
+    };
+    drop(sqlite);
     remove_db(&db);
     Ok(figures)
 }
@@ -180,8 +194,8 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn remove_db(db: &std::path::Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    for file in SqliteStore::files(db) {
+        let _ = std::fs::remove_file(file);
     }
 }
 

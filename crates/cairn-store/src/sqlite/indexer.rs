@@ -7,31 +7,37 @@
 //! same transaction as the keys. The lookup file has its own write lock, so the log's writer
 //! and the indexer run at the same time on two cores: with the keys inside the log's
 //! transactions, each group commit wrote (and `fdatasync`ed) the index leaves it touched, and
-//! the writer spent a third of its time indexing (measured at 64 appending writers: 47k events/s
-//! with the index in the log's writer, 70k without; see BENCHMARKS.md).
+//! the writer spent about a third of its time indexing (64 appending writers, interleaved runs:
+//! 47–54k events/s with the index in the log's writer, 53–61k with it here; see BENCHMARKS.md).
 //!
 //! Invariants:
 //! - **The index never runs ahead of the durable log.** It covers only events the syncer has
 //!   made durable ([`Health::durable_seq`]): a power loss can drop a log tail that was committed
 //!   but not yet synced, and those sequence numbers are then given to other events.
-//! - **The index is derived data.** Its file commits without `fsync` (a crash can take its last
-//!   transactions, which are redone from the log), and a missing or foreign index file is
-//!   rebuilt from the log's packed keys.
+//! - **The index is derived data.** Its commits do not wait for an `fsync` (`synchronous=NORMAL`;
+//!   only its checkpoints sync): a crash can take its last transactions, which are redone from
+//!   the log, and a missing or foreign index file is rebuilt from the log's packed keys.
 //! - **Lookups stay exact.** Events past `indexed_through` (the tail, normally under a batch)
-//!   are matched by scanning their packed keys (`lookup.rs`). A reader attaches the lookup file;
-//!   an index entry whose event is not (or no longer) in the log yields nothing.
-//! - **Retention deletes keys before events** ([`Request::DropKeys`], then the writer's expire
-//!   job). A crash between the two leaves expired events unfindable by lookups until the next
-//!   retention pass deletes them; never a key without its event visible as one.
+//!   are matched by scanning their packed keys (`lookup.rs`). A reader attaches the lookup file
+//!   and reads it first in its transaction, so its snapshot of the log (taken at the log's first
+//!   read, a moment later) holds every durable event the index covers; an index entry whose
+//!   event is no longer in the log (expired) yields nothing.
+//! - **Retention deletes events before their keys**: the writer's expire job deletes the events
+//!   (durably) and hands back their packed keys, then [`Indexer::delete_keys`] removes them
+//!   from the index. Sequence numbers are never reused, so a key left behind (a crash between
+//!   the two, or a power loss that takes the index's last commit) matches no event and costs
+//!   only its space; an expired event is never left in the log without its keys.
 //! - **The tail stays bounded.** A writer more than [`MAX_TAIL`] events ahead waits for the
 //!   indexer ([`Progress::wait_for_tail`]), so a bulk import cannot leave lookups scanning an
-//!   unbounded tail.
+//!   unbounded tail — but not for a backlog found at open (an index being rebuilt), nor while
+//!   the indexer is failing or gone.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use super::encode::unpack_keys;
@@ -62,12 +68,10 @@ enum Request {
     CatchUp {
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
-    /// Delete the keys of up to `limit` indexed events that retention may delete; answers the
-    /// first and last `seq` of them.
-    DropKeys {
-        received_before_ms: i64,
-        limit: usize,
-        reply: oneshot::Sender<Result<Option<(u64, u64)>, StoreError>>,
+    /// Delete these keys (of events retention has deleted).
+    DeleteKeys {
+        keys: Vec<IndexKey>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
     },
     Stop,
 }
@@ -84,6 +88,9 @@ struct ProgressState {
     indexed: u64,
     /// The last index transaction failed (or the indexer stopped): nobody waits for it.
     failing: bool,
+    /// The end of the log when the store was opened: a backlog up to there (an index being
+    /// rebuilt) is not the writer's doing, and the writer does not wait for it.
+    backlog_end: u64,
 }
 
 impl Progress {
@@ -95,11 +102,12 @@ impl Progress {
     }
 
     /// Waits (at most [`MAX_WRITER_WAIT`]) until the unindexed tail behind `last_seq` is under
-    /// [`MAX_TAIL`], or the indexer is failing.
+    /// [`MAX_TAIL`], or the indexer is failing, or still working through the backlog it found
+    /// at open.
     pub(super) fn wait_for_tail(&self, last_seq: u64) {
         let deadline = Instant::now() + MAX_WRITER_WAIT;
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        while !s.failing && last_seq > s.indexed + MAX_TAIL {
+        while !s.failing && s.indexed >= s.backlog_end && last_seq > s.indexed + MAX_TAIL {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return;
@@ -117,6 +125,9 @@ impl Progress {
 pub(super) struct Indexer {
     requests: Mutex<mpsc::Sender<Request>>,
     pub(super) progress: Arc<Progress>,
+    /// Tests hold the indexer's own batches back to see the tail path at work.
+    #[cfg_attr(not(test), allow(dead_code))]
+    held: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -148,16 +159,25 @@ impl Indexer {
         let log_reader = Connection::open(log)?;
         log_reader.pragma_update(None, "query_only", true)?;
         log_reader.busy_timeout(super::schema::BUSY_TIMEOUT)?;
-        let indexed = forget_a_foreign_index(&index, &log_reader)?;
+        let (indexed, log_end) = forget_a_foreign_index(&index, &log_reader)?;
         let progress = Arc::new(Progress::default());
+        progress
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .backlog_end = log_end;
         progress.set(indexed, false);
         let (tx, rx) = mpsc::channel();
+        let held = Arc::new(AtomicBool::new(false));
         let thread = {
             let progress = progress.clone();
+            let held = held.clone();
             let path = log.to_path_buf();
             std::thread::Builder::new()
                 .name("cairn-store-indexer".into())
                 .spawn(move || {
+                    // However the thread ends (a panic included), the writer stops waiting.
+                    let _stopped = StoppedGuard(progress.clone());
                     let mut worker = Worker {
                         index,
                         log: log_reader,
@@ -165,6 +185,7 @@ impl Indexer {
                         progress,
                         path,
                         paused_until: None,
+                        held,
                     };
                     worker.run(&rx);
                 })
@@ -178,8 +199,15 @@ impl Indexer {
         Ok(Indexer {
             requests: Mutex::new(tx),
             progress,
+            held,
             thread: Some(thread),
         })
+    }
+
+    /// Holds back (or releases) the indexer's own batches; requests are still served.
+    #[cfg(test)]
+    pub(super) fn hold(&self, held: bool) {
+        self.held.store(held, std::sync::atomic::Ordering::Release);
     }
 
     fn send(&self, request: Request) -> Result<(), StoreError> {
@@ -197,26 +225,30 @@ impl Indexer {
         answer.await.map_err(|_| closed())?
     }
 
-    /// Deletes the keys of up to `limit` events that retention may delete (received before
-    /// `received_before_ms`, indexed, processed by every consumer); returns their `seq` range.
-    pub(super) async fn drop_keys(
-        &self,
-        received_before_ms: i64,
-        limit: usize,
-    ) -> Result<Option<(u64, u64)>, StoreError> {
+    /// Deletes `keys` from the index (those of events retention deleted from the log).
+    pub(super) async fn delete_keys(&self, keys: Vec<IndexKey>) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
         let (reply, answer) = oneshot::channel();
-        self.send(Request::DropKeys {
-            received_before_ms,
-            limit,
-            reply,
-        })?;
+        self.send(Request::DeleteKeys { keys, reply })?;
         answer.await.map_err(|_| closed())?
     }
 }
 
-/// `indexed_through` of the lookup file, after emptying an index that is ahead of every `seq`
-/// the log ever had (the lookup file of another log, e.g. one restored from a backup).
-fn forget_a_foreign_index(index: &Connection, log: &Connection) -> Result<u64, StoreError> {
+/// Marks the indexer failing when its thread ends.
+struct StoppedGuard(Arc<Progress>);
+
+impl Drop for StoppedGuard {
+    fn drop(&mut self) {
+        self.0.set(0, true);
+    }
+}
+
+/// `indexed_through` of the lookup file and the end of the log (the highest `seq` it ever had),
+/// after emptying an index that is ahead of the log (the lookup file of another log, e.g. one
+/// restored from a backup).
+fn forget_a_foreign_index(index: &Connection, log: &Connection) -> Result<(u64, u64), StoreError> {
     let indexed = indexed_through(index)?;
     let log_end: i64 = log.query_row(
         "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0), \
@@ -224,8 +256,9 @@ fn forget_a_foreign_index(index: &Connection, log: &Connection) -> Result<u64, S
         [],
         |r| r.get(0),
     )?;
-    if indexed <= log_end as u64 {
-        return Ok(indexed);
+    let log_end = log_end as u64;
+    if indexed <= log_end {
+        return Ok((indexed, log_end));
     }
     tracing::warn!(
         indexed,
@@ -236,7 +269,7 @@ fn forget_a_foreign_index(index: &Connection, log: &Connection) -> Result<u64, S
         "BEGIN IMMEDIATE; DELETE FROM lookup_keys; \
          UPDATE lookup_index SET indexed_through = 0 WHERE id = 0; COMMIT;",
     )?;
-    Ok(0)
+    Ok((0, log_end))
 }
 
 /// `seq` up to which every event's keys are in `lookup_keys` (on a reader: in its snapshot).
@@ -261,6 +294,7 @@ struct Worker {
     progress: Arc<Progress>,
     path: PathBuf,
     paused_until: Option<Instant>,
+    held: Arc<AtomicBool>,
 }
 
 impl Worker {
@@ -274,12 +308,8 @@ impl Worker {
                     let _ = reply.send(self.index(Batches::All));
                     continue;
                 }
-                Ok(Request::DropKeys {
-                    received_before_ms,
-                    limit,
-                    reply,
-                }) => {
-                    let _ = reply.send(self.drop_keys(received_before_ms, limit));
+                Ok(Request::DeleteKeys { keys, reply }) => {
+                    let _ = reply.send(delete_keys(&mut self.index, &keys));
                     continue;
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -287,6 +317,7 @@ impl Worker {
             if self
                 .paused_until
                 .is_some_and(|until| Instant::now() < until)
+                || self.held.load(std::sync::atomic::Ordering::Acquire)
             {
                 continue;
             }
@@ -309,7 +340,6 @@ impl Worker {
                 tracing::warn!(error = %e, store = %self.path.display(), "indexing the event history failed; lookups scan the unindexed events until it succeeds");
             }
         }
-        self.progress.set(0, true);
     }
 
     fn progress_indexed(&self) -> u64 {
@@ -341,52 +371,25 @@ impl Worker {
             }
         }
     }
-
-    fn drop_keys(
-        &mut self,
-        received_before_ms: i64,
-        limit: usize,
-    ) -> Result<Option<(u64, u64)>, StoreError> {
-        // Retention only takes indexed events (their keys are known to be in the index or
-        // not): index every durable event first, so nothing acknowledged is held back.
-        self.index(Batches::All)?;
-        let tx = self
-            .index
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let indexed = indexed_through(&tx)?;
-        let lowest_checkpoint: Option<i64> = self
-            .log
-            .query_row("SELECT MIN(position) FROM checkpoints", [], |r| r.get(0))
-            .optional()?
-            .flatten();
-        let ceiling = lowest_checkpoint.unwrap_or(i64::MAX).min(indexed as i64);
-        let mut doomed = self.log.prepare_cached(
-            "SELECT seq, event_time, keys FROM events WHERE received_at < ?1 AND seq <= ?2 \
-             ORDER BY seq LIMIT ?3",
-        )?;
-        let mut rows = doomed.query(params![received_before_ms, ceiling, limit as i64])?;
-        let mut range: Option<(u64, u64)> = None;
-        {
-            let mut delete_key = tx.prepare_cached(
-                "DELETE FROM lookup_keys WHERE k = ?1 AND v = ?2 AND t = ?3 AND seq = ?4",
-            )?;
-            while let Some(row) = rows.next()? {
-                let seq: i64 = row.get(0)?;
-                let time: i64 = row.get(1)?;
-                let keys = unpack_keys(row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?);
-                for (k, v) in keys {
-                    delete_key.execute(params![k, v, time, seq])?;
-                }
-                let seq = seq as u64;
-                range = Some((range.map_or(seq, |(first, _)| first), seq));
-            }
-        }
-        drop(rows);
-        drop(doomed);
-        tx.commit()?;
-        Ok(range)
-    }
 }
+
+/// Deletes index entries, in one transaction of the lookup file.
+fn delete_keys(index: &mut Connection, keys: &[IndexKey]) -> Result<(), StoreError> {
+    let tx = index.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut delete = tx.prepare_cached(
+            "DELETE FROM lookup_keys WHERE k = ?1 AND v = ?2 AND t = ?3 AND seq = ?4",
+        )?;
+        for &(k, v, t, seq) in keys {
+            delete.execute(params![k, v, t, seq])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// One `lookup_keys` row: `(k, v, t, seq)`.
+pub(super) type IndexKey = (i64, i64, i64, i64);
 
 /// What an [`index_step`] did.
 pub(super) struct Step {
@@ -409,7 +412,7 @@ pub(super) fn index_step(
     if from >= target {
         return Ok(Step { through: from });
     }
-    let mut keys: Vec<(i64, i64, i64, i64)> = Vec::new();
+    let mut keys: Vec<IndexKey> = Vec::new();
     let mut events = 0;
     let mut last = from;
     {
@@ -444,7 +447,7 @@ pub(super) fn index_step(
 pub(super) const KEYS_PER_STATEMENT: usize = 64;
 
 /// Inserts lookup keys, sorted, [`KEYS_PER_STATEMENT`] rows per statement.
-fn insert_keys(conn: &Connection, keys: &mut [(i64, i64, i64, i64)]) -> Result<(), StoreError> {
+fn insert_keys(conn: &Connection, keys: &mut [IndexKey]) -> Result<(), StoreError> {
     keys.sort_unstable();
     let sql = |n: usize| {
         let mut sql = String::from("INSERT OR IGNORE INTO lookup_keys (k, v, t, seq) VALUES ");

@@ -8,7 +8,7 @@
 //!
 //! `lookup_keys` covers the events up to `lookup_index.indexed_through` (see `indexer.rs`); the
 //! few events after it (the tail) are matched from the keys packed in their rows. Both parts are
-//! read in one snapshot and merged.
+//! read in one read transaction and merged.
 
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, params};
@@ -17,7 +17,9 @@ use super::encode::{filter_key, id_key, time_key, unpack_keys};
 use crate::{LookedUpEvent, LookupFilter, LookupQuery, StoreError};
 
 pub(super) fn run(conn: &Connection, q: &LookupQuery) -> Result<Vec<LookedUpEvent>, StoreError> {
-    // One read transaction: the index, its position and the tail from the same snapshot.
+    // One read transaction over both files. The lookup file (attached) is read first: the
+    // log's snapshot, taken at its first read just after, then holds every event the index
+    // covers (the index only covers durable events), and the tail is exactly what follows.
     let snapshot = conn.unchecked_transaction()?;
     let indexed = super::indexer::indexed_through(&snapshot)?;
     let mut found = indexed_part(&snapshot, q, indexed)?;

@@ -26,7 +26,8 @@
 //!
 //! # Durability and group commit
 //!
-//! All writes go through one writer thread ([`writer`]). It takes every commit that is waiting,
+//! All writes to the log go through one writer thread ([`writer`]; the lookup file has its own,
+//! [`indexer`]). It takes every commit that is waiting,
 //! applies them in one transaction (each in its own SAVEPOINT only if one of them fails, so a
 //! failing commit does not take its neighbours down) and commits once. The file runs in WAL
 //! mode; the writer's commit only writes the WAL, and a second thread ([`syncer`]) `fdatasync`s
@@ -88,14 +89,15 @@ impl SqliteStore {
     /// Opens (creating if needed) the store at `path` and starts its writer thread.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let conn = Connection::open(path)?;
-        schema::prepare_writer(&conn)?;
-        // The file's real path: SQLite keeps the WAL beside it, also when `path` is a symlink.
+        // The file's real path: SQLite keeps the WAL beside it, also when `path` is a symlink
+        // (and the lookup file goes there too).
         let real = std::fs::canonicalize(path).map_err(|e| {
             StoreError::new(
                 StoreErrorKind::Backend,
                 format!("resolving {}: {e}", path.display()),
             )
         })?;
+        schema::prepare_writer(&conn, &real)?;
         let health = Arc::new(syncer::Health::default());
         // The indexer first: it creates the lookup file the writer and the readers rely on.
         let indexer = indexer::Indexer::spawn(&real, health.clone())?;
@@ -117,7 +119,9 @@ impl SqliteStore {
     /// Every file a store at `path` keeps: the log and its lookup index, each with SQLite's WAL
     /// and shared-memory files (for removing or copying a store whole).
     pub fn files(path: &Path) -> Vec<PathBuf> {
-        let lookup = schema::lookup_path(path);
+        // The lookup file sits beside the log's real file (see `open`).
+        let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let lookup = schema::lookup_path(&real);
         [path, lookup.as_path()]
             .into_iter()
             .flat_map(|db| {
@@ -263,22 +267,19 @@ impl Store for SqliteStore {
         received_before_ms: i64,
         limit: usize,
     ) -> Result<u64, StoreError> {
-        // The keys go first (the indexer owns the lookup file), then the events.
-        let Some((first, last)) = self
-            .inner
-            .indexer
-            .drop_keys(received_before_ms, limit)
-            .await?
-        else {
-            return Ok(0);
-        };
-        self.send(|reply| Job::Expire {
-            first,
-            last,
-            received_before_ms,
-            reply,
-        })
-        .await
+        // The events go first (durably), then their keys (the indexer owns the lookup file):
+        // a key left behind by a crash between the two matches no event.
+        let expired = self
+            .send(|reply| Job::Expire {
+                received_before_ms,
+                limit,
+                reply,
+            })
+            .await?;
+        if let Err(e) = self.inner.indexer.delete_keys(expired.keys).await {
+            tracing::warn!(error = %e, "deleting expired events' lookup keys failed; they match no event and only take space");
+        }
+        Ok(expired.count)
     }
 
     async fn advance_checkpoint(
@@ -463,6 +464,15 @@ mod layout_tests {
         assert_eq!(key_count(&store).await, 0);
     }
 
+    async fn indexed_through(store: &SqliteStore) -> i64 {
+        store
+            .read(
+                |c| Ok(c.query_row("SELECT indexed_through FROM lookup_index", [], |r| r.get(0))?),
+            )
+            .await
+            .unwrap()
+    }
+
     async fn key_count(store: &SqliteStore) -> i64 {
         store
             .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM lookup_keys", [], |r| r.get(0))?))
@@ -564,24 +574,21 @@ mod layout_tests {
                 })
                 .collect::<Vec<_>>()
         };
+        store.inner.indexer.hold(true);
         store.commit(Commit::events(batch(0..20))).await.unwrap();
         store.commit(Commit::events(batch(20..40))).await.unwrap();
-        // Everything in the tail (the writer waits a moment before indexing a short tail).
+        // Everything in the tail.
+        assert_eq!(indexed_through(&store).await, 0);
         let tail_only = every_answer(&store).await;
         store.index_tail().await.unwrap();
-        let indexed: i64 = store
-            .read(
-                |c| Ok(c.query_row("SELECT indexed_through FROM lookup_index", [], |r| r.get(0))?),
-            )
-            .await
-            .unwrap();
-        assert_eq!(indexed, 40);
+        assert_eq!(indexed_through(&store).await, 40);
         for (q, expected) in queries().into_iter().zip(&tail_only) {
             assert_eq!(&all_pages(&store, q.clone()).await, expected, "{q:?}");
         }
         // Half indexed, half tail: the same answers as with all of it in one part.
         store.commit(Commit::events(batch(40..60))).await.unwrap();
         let mixed = every_answer(&store).await;
+        assert_eq!(indexed_through(&store).await, 40);
         store.index_tail().await.unwrap();
         for (q, expected) in queries().into_iter().zip(&mixed) {
             assert_eq!(&all_pages(&store, q.clone()).await, expected, "{q:?}");
@@ -595,8 +602,8 @@ mod layout_tests {
         assert_eq!(mixed[10], vec!["e-7".to_string()]);
     }
 
-    /// A v3 store (lookup index inside the log file) opens as v4: the old index tables are
-    /// dropped and the index is rebuilt in the lookup file from the log's packed keys.
+    /// A v3 store (lookup index inside the log file) opens as v4: its index is copied into the
+    /// lookup file (not rebuilt) and the old tables are dropped.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_version_3_store_moves_its_index_out() {
         let dir = tempfile::tempdir().unwrap();
@@ -607,21 +614,36 @@ mod layout_tests {
                 .commit(Commit::events(vec![event("e-1", "CreateUser", "alice")]))
                 .await
                 .unwrap();
+            store.index_tail().await.unwrap();
         }
-        std::fs::remove_file(schema::lookup_path(&path)).unwrap();
+        let lookup = schema::lookup_path(&path);
         {
+            // The v3 layout: the same keys in the log file, plus one a rebuild from the rows
+            // would not make (so the test sees a copy).
             let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(
-                "CREATE TABLE lookup_keys (k, v, t, seq, PRIMARY KEY (k, v, t, seq)) WITHOUT ROWID;
-                 CREATE TABLE lookup_index (id INTEGER PRIMARY KEY, indexed_through INTEGER);
-                 INSERT INTO lookup_index VALUES (0, 1);
-                 PRAGMA user_version = 3;",
+            conn.execute("ATTACH DATABASE ?1 AS old", [lookup.to_string_lossy()])
+                .unwrap();
+            let (k, v) = encode::filter_key(
+                crate::HistoryKind::Events,
+                &LookupFilter::Username("zed".into()),
             )
             .unwrap();
+            conn.execute_batch(&format!(
+                "CREATE TABLE main.lookup_keys (k, v, t, seq, PRIMARY KEY (k, v, t, seq)) WITHOUT ROWID;
+                 INSERT INTO main.lookup_keys SELECT k, v, t, seq FROM old.lookup_keys;
+                 INSERT INTO main.lookup_keys SELECT {k}, {v}, t, seq FROM old.lookup_keys LIMIT 1;
+                 CREATE TABLE main.lookup_index (id INTEGER PRIMARY KEY, indexed_through INTEGER);
+                 INSERT INTO main.lookup_index VALUES (0, 1);
+                 PRAGMA main.user_version = 3;"
+            ))
+            .unwrap();
+        }
+        for file in SqliteStore::files(&path).into_iter().skip(3) {
+            let _ = std::fs::remove_file(file);
         }
         let store = SqliteStore::open(&path).unwrap();
         store.index_tail().await.unwrap();
-        let (version, old_tables, indexed): (i64, i64, i64) = store
+        let (version, old_tables): (i64, i64) = store
             .read(|c| {
                 Ok((
                     c.pragma_query_value(None, "user_version", |r| r.get(0))?,
@@ -630,22 +652,24 @@ mod layout_tests {
                         [],
                         |r| r.get(0),
                     )?,
-                    c.query_row("SELECT indexed_through FROM lookup_index", [], |r| r.get(0))?,
                 ))
             })
             .await
             .unwrap();
-        assert_eq!((version, old_tables, indexed), (4, 0, 1));
+        assert_eq!((version, old_tables), (4, 0));
+        assert_eq!(indexed_through(&store).await, 1);
         assert_eq!(
             key_count(&store).await,
-            4,
-            "time, name, user and read-only keys"
+            5,
+            "time, name, user, read-only + zed"
         );
-        let found = store
-            .lookup(by(LookupFilter::Username("alice".into())))
-            .await
-            .unwrap();
-        assert_eq!(found.len(), 1);
+        for user in ["alice", "zed"] {
+            let found = store
+                .lookup(by(LookupFilter::Username(user.into())))
+                .await
+                .unwrap();
+            assert_eq!(found.len(), 1, "{user}");
+        }
     }
 
     /// A lookup file that is ahead of the log beside it (another log's, e.g. a log restored
@@ -815,6 +839,10 @@ mod layout_tests {
         // Reads still work, and nothing after the failure was committed.
         assert!(store.event_by_id("e-1").await.unwrap().is_some());
         assert!(store.event_by_id("e-3").await.unwrap().is_none());
+        // e-2 was committed but never made durable: the index stays short of it (a power loss
+        // could give its seq to another event).
+        store.index_tail().await.unwrap();
+        assert_eq!(indexed_through(&store).await, 1);
         drop(store);
         let store = SqliteStore::open(&path).unwrap();
         let receipt = store

@@ -82,12 +82,12 @@ INSERT OR IGNORE INTO lookup_index (id, indexed_through) VALUES (0, 0);
 /// log's packed keys whenever it is behind, and it only ever covers events that are already
 /// durable in the log (see `indexer.rs`). A crash can cost it its last commits, never the log.
 pub(super) fn prepare_lookup_writer(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "page_size", 8192)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "cache_size", -65536)?;
     conn.pragma_update(None, "journal_size_limit", super::wal::KEPT_WAL_BYTES)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.execute_batch(&format!("BEGIN IMMEDIATE; {LOOKUP_SCHEMA} COMMIT;"))?;
     Ok(())
 }
@@ -98,7 +98,10 @@ pub(super) fn prepare_lookup_writer(conn: &Connection) -> Result<(), StoreError>
 /// (`syncer.rs`) fdatasyncs the WAL before any caller of that commit is answered — as durable as
 /// `FULL`, with the fsync off the writer's path. Never go below NORMAL, and never answer a
 /// caller without the syncer: an audit log has no lossy mode.
-pub(super) fn prepare_writer(conn: &Connection) -> Result<(), StoreError> {
+/// `path` is the log file's real path (the lookup file goes beside it).
+pub(super) fn prepare_writer(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    // First: switching to WAL and reading the schema can meet another process's lock.
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     // 8 KiB pages: measured with the schema-1 layout (4 KiB 25k, 16 KiB 45k, 8 KiB 65k
     // PutAuditEvents events/s); with schema 2, 4 KiB and 8 KiB were within the noise of a shared
     // machine at 1 and 64 appending writers. Only takes effect when the file is created.
@@ -113,7 +116,6 @@ pub(super) fn prepare_writer(conn: &Connection) -> Result<(), StoreError> {
     // the writer lets the WAL grow to (a bulk import could otherwise leave a WAL as large as the
     // import).
     conn.pragma_update(None, "journal_size_limit", super::wal::KEPT_WAL_BYTES)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(StoreError::new(
@@ -131,17 +133,59 @@ pub(super) fn prepare_writer(conn: &Connection) -> Result<(), StoreError> {
              data dir aside and start fresh (re-import delivered log files with `cairn import`)",
         ));
     }
+    if version == 2 || version == 3 {
+        move_index_out(conn, path, version)?;
+    }
     conn.execute_batch(&format!(
         "BEGIN IMMEDIATE; {SCHEMA_V4} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
     ))?;
     Ok(())
 }
 
+/// Copies the lookup index of a v2 or v3 store (kept in the log file) into the lookup file, so
+/// an upgraded store does not rebuild it. The old tables are dropped afterwards, in the log
+/// file's own transaction: a crash in between leaves a v3 store that copies again at next open.
+fn move_index_out(conn: &Connection, path: &Path, version: i64) -> Result<(), StoreError> {
+    let table_exists = |name: &str| -> Result<bool, StoreError> {
+        Ok(conn.query_row(
+            "SELECT COUNT(*) FROM main.sqlite_master WHERE type = 'table' AND name = ?1",
+            [name],
+            |r| r.get::<_, i64>(0),
+        )? > 0)
+    };
+    if !table_exists("lookup_keys")? {
+        return Ok(());
+    }
+    // v3 records how far its index is built; v2 indexed every commit at once.
+    let through = if version == 3 && table_exists("lookup_index")? {
+        "(SELECT indexed_through FROM main.lookup_index WHERE id = 0)"
+    } else {
+        "(SELECT COALESCE(MAX(seq), 0) FROM main.events)"
+    };
+    let lookup = lookup_path(path);
+    prepare_lookup_writer(&Connection::open(&lookup)?)?;
+    tracing::info!(lookup = %lookup.display(), "moving the event history index into its own file (schema {version} -> {SCHEMA_VERSION})");
+    conn.execute("ATTACH DATABASE ?1 AS idx", [lookup.to_string_lossy()])?;
+    let copied = conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE;
+         DELETE FROM idx.lookup_keys;
+         INSERT INTO idx.lookup_keys (k, v, t, seq) SELECT k, v, t, seq FROM main.lookup_keys;
+         UPDATE idx.lookup_index SET indexed_through = {through} WHERE id = 0;
+         COMMIT;"
+    ));
+    if copied.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    conn.execute("DETACH DATABASE idx", [])?;
+    copied?;
+    Ok(())
+}
+
 /// Settings for a read-only connection; the lookup file is attached (as `idx`), so one read
 /// transaction sees the index and the log.
 pub(super) fn prepare_reader(conn: &Connection, lookup: &Path) -> Result<(), StoreError> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.execute("ATTACH DATABASE ?1 AS idx", [lookup.to_string_lossy()])?;
     conn.pragma_update(None, "query_only", true)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
     Ok(())
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use super::encode::EncodedEvent;
+use super::encode::{EncodedEvent, unpack_keys};
 use super::indexer;
 use super::syncer::{self, Health, WalFile, Work};
 use crate::{CatalogWrite, Commit, CommitReceipt, DuplicateEvents, StoreError, StoreErrorKind};
@@ -65,13 +65,12 @@ pub(super) enum Job {
         catalog: Vec<CatalogWrite>,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
-    /// Deletes the events in `first..=last` received before `received_before_ms` (their keys
-    /// are already out of the index: [`indexer::Indexer::drop_keys`]).
+    /// Deletes up to `limit` expired events; answers their index keys, for
+    /// [`indexer::Indexer::delete_keys`].
     Expire {
-        first: u64,
-        last: u64,
         received_before_ms: i64,
-        reply: oneshot::Sender<Result<u64, StoreError>>,
+        limit: usize,
+        reply: oneshot::Sender<Result<Expired, StoreError>>,
     },
     RemoveCheckpoint {
         consumer: String,
@@ -87,7 +86,15 @@ pub(super) enum Job {
 enum Done {
     Receipt(CommitReceipt),
     Advanced,
-    Expired(u64),
+    Expired(Expired),
+}
+
+/// What an expire job deleted.
+pub(super) struct Expired {
+    /// Events deleted.
+    pub count: u64,
+    /// Their lookup keys, to delete from the index.
+    pub keys: Vec<indexer::IndexKey>,
 }
 
 impl Job {
@@ -105,11 +112,10 @@ impl Job {
                 apply_advance(conn, consumer, *expected_from, *to, catalog).map(|()| Done::Advanced)
             }
             Job::Expire {
-                first,
-                last,
                 received_before_ms,
+                limit,
                 ..
-            } => apply_expire(conn, *first, *last, *received_before_ms).map(Done::Expired),
+            } => apply_expire(conn, *received_before_ms, *limit).map(Done::Expired),
             Job::RemoveCheckpoint { consumer, .. } => conn
                 .prepare_cached("DELETE FROM checkpoints WHERE consumer = ?1")?
                 .execute([consumer])
@@ -604,31 +610,57 @@ fn apply_advance(
     apply_catalog(conn, catalog)
 }
 
-/// Deletes the events of `first..=last` received before `received_before_ms`, never one a
-/// consumer has yet to process (a consumer may have started since the indexer chose the range).
+/// Deletes the oldest expired events, never one a consumer has yet to process, and returns
+/// their lookup keys (taken from the rows before they go).
 ///
 /// Events are deleted in `seq` order from the front of the log, so the log stays a contiguous
 /// range; `received_at` grows with `seq` for events received live, and an imported old event is
 /// still timed by when Cairn received it.
 fn apply_expire(
     conn: &Connection,
-    first: u64,
-    last: u64,
     received_before_ms: i64,
-) -> Result<u64, StoreError> {
+    limit: usize,
+) -> Result<Expired, StoreError> {
     let lowest_checkpoint: Option<i64> =
         conn.query_row("SELECT MIN(position) FROM checkpoints", [], |r| r.get(0))?;
-    let last = (last as i64).min(lowest_checkpoint.unwrap_or(i64::MAX));
-    if last < first as i64 {
-        return Ok(0);
+    let ceiling = lowest_checkpoint.unwrap_or(i64::MAX);
+    let mut keys = Vec::new();
+    let (mut first, mut last) = (None, 0);
+    {
+        let mut doomed = conn.prepare_cached(
+            "SELECT seq, event_time, keys FROM events WHERE received_at < ?1 AND seq <= ?2 \
+             ORDER BY seq LIMIT ?3",
+        )?;
+        let mut rows = doomed.query(params![received_before_ms, ceiling, limit as i64])?;
+        while let Some(row) = rows.next()? {
+            let seq: i64 = row.get(0)?;
+            let time: i64 = row.get(1)?;
+            let packed = row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
+            keys.extend(
+                unpack_keys(packed)
+                    .into_iter()
+                    .map(|(k, v)| (k, v, time, seq)),
+            );
+            first.get_or_insert(seq);
+            last = seq;
+        }
     }
-    let deleted = conn
+    let Some(first) = first else {
+        return Ok(Expired {
+            count: 0,
+            keys: Vec::new(),
+        });
+    };
+    let count = conn
         .prepare_cached("DELETE FROM events WHERE seq BETWEEN ?1 AND ?2 AND received_at < ?3")?
-        .execute(params![first as i64, last, received_before_ms])?;
+        .execute(params![first, last, received_before_ms])?;
     // Remembered so that an emptied log does not hand out these numbers again.
     conn.prepare_cached(
         "UPDATE log_state SET expired_through = MAX(expired_through, ?1) WHERE id = 0",
     )?
     .execute([last])?;
-    Ok(deleted as u64)
+    Ok(Expired {
+        count: count as u64,
+        keys,
+    })
 }

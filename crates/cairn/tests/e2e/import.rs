@@ -385,4 +385,54 @@ async fn importing_beside_a_running_server_keeps_it_serving_and_the_log_gapless(
         api_seqs.iter().any(|s| (first..=last).contains(s)),
         "no call was answered while the import ran (imported seqs {first}..={last})"
     );
+
+    // Both processes indexed the shared history (each its own durable part): lookups find
+    // exactly the log's events, the server's own and the imported, none twice.
+    let in_history = |v: &Value| {
+        !matches!(
+            v["eventCategory"].as_str(),
+            Some("Data" | "NetworkActivity" | "Insight")
+        )
+    };
+    let mut imported_names: HashMap<&str, usize> = HashMap::new();
+    for (e, v) in &events {
+        if e.imported && in_history(v) {
+            *imported_names
+                .entry(v["eventName"].as_str().unwrap_or_default())
+                .or_default() += 1;
+        }
+    }
+    let busiest_imported = imported_names
+        .iter()
+        .max_by_key(|(name, n)| (**n, std::cmp::Reverse(**name)))
+        .map(|(name, _)| *name)
+        .expect("the samples hold history events");
+    let client = server.admin_client();
+    for name in ["ListTrails", busiest_imported] {
+        let mut expected: Vec<&str> = events
+            .iter()
+            .filter(|(_, v)| in_history(v) && v["eventName"] == name)
+            .map(|(e, _)| e.event_id.as_str())
+            .collect();
+        let found = client
+            .lookup_events()
+            .lookup_attributes(
+                aws_sdk_cloudtrail::types::LookupAttribute::builder()
+                    .attribute_key(aws_sdk_cloudtrail::types::LookupAttributeKey::EventName)
+                    .attribute_value(name)
+                    .build()
+                    .unwrap(),
+            )
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .unwrap();
+        let mut found: Vec<&str> = found.iter().map(|e| e.event_id().unwrap()).collect();
+        expected.sort_unstable();
+        found.sort_unstable();
+        assert!(!expected.is_empty(), "{name}");
+        assert_eq!(found, expected, "LookupEvents EventName={name}");
+    }
 }

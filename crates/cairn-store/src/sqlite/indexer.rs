@@ -514,6 +514,35 @@ mod tests {
         assert!(started.elapsed() < MAX_WRITER_WAIT / 2);
     }
 
+    #[test]
+    fn a_writer_does_not_wait_for_a_backlog_found_at_open_nor_for_a_dead_indexer() {
+        let progress = Arc::new(Progress::default());
+        progress.state.lock().unwrap().backlog_end = 1_000_000;
+        let started = Instant::now();
+        progress.wait_for_tail(1_000_000 + 2 * MAX_TAIL);
+        assert!(started.elapsed() < MAX_WRITER_WAIT / 2, "a rebuild backlog");
+        // Once the backlog is indexed, a long tail is waited for again (here: to the limit).
+        progress.set(1_000_000, false);
+        let started = Instant::now();
+        progress.wait_for_tail(1_000_000 + 2 * MAX_TAIL);
+        assert!(
+            started.elapsed() >= MAX_WRITER_WAIT,
+            "the writer waits its full limit"
+        );
+        // An indexer thread that panics releases the writer.
+        let dying = {
+            let progress = progress.clone();
+            std::thread::spawn(move || {
+                let _stopped = StoppedGuard(progress);
+                panic!("an indexer failure");
+            })
+        };
+        assert!(dying.join().is_err());
+        let started = Instant::now();
+        progress.wait_for_tail(1_000_000 + 2 * MAX_TAIL);
+        assert!(started.elapsed() < MAX_WRITER_WAIT / 2, "a dead indexer");
+    }
+
     /// An index step covers the log up to its target (the durable end) and no further.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_step_stops_at_its_target() {

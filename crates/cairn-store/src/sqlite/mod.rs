@@ -97,6 +97,8 @@ impl SqliteStore {
                 format!("resolving {}: {e}", path.display()),
             )
         })?;
+        // Readers attach the lookup file by its path as text: refuse a path that has none.
+        schema::utf8(&real)?;
         schema::prepare_writer(&conn, &real)?;
         let health = Arc::new(syncer::Health::default());
         // The indexer first: it creates the lookup file the writer and the readers rely on.
@@ -119,10 +121,12 @@ impl SqliteStore {
     /// Every file a store at `path` keeps: the log and its lookup index, each with SQLite's WAL
     /// and shared-memory files (for removing or copying a store whole).
     pub fn files(path: &Path) -> Vec<PathBuf> {
-        // The lookup file sits beside the log's real file (see `open`).
+        // SQLite keeps the WAL beside the log's real file, and the lookup file goes there too
+        // (see `open`); a symlink given as `path` is listed as well.
         let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         let lookup = schema::lookup_path(&real);
-        [path, lookup.as_path()]
+        let link = (real != path).then_some(path);
+        [real.as_path(), lookup.as_path()]
             .into_iter()
             .flat_map(|db| {
                 ["", "-wal", "-shm"].map(|suffix| {
@@ -131,6 +135,7 @@ impl SqliteStore {
                     PathBuf::from(name)
                 })
             })
+            .chain(link.map(Path::to_path_buf))
             .collect()
     }
 
@@ -602,73 +607,93 @@ mod layout_tests {
         assert_eq!(mixed[10], vec!["e-7".to_string()]);
     }
 
-    /// A v3 store (lookup index inside the log file) opens as v4: its index is copied into the
-    /// lookup file (not rebuilt) and the old tables are dropped.
+    /// A v2 or v3 store (lookup index inside the log file) opens as v4: its index is copied into
+    /// the lookup file (not rebuilt), with how far it was built, and the old tables are dropped.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_version_3_store_moves_its_index_out() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("events.db");
-        {
+    async fn an_older_store_moves_its_index_out() {
+        for version in [2, 3] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("events.db");
+            {
+                let store = SqliteStore::open(&path).unwrap();
+                store
+                    .commit(Commit::events(vec![
+                        event("e-1", "CreateUser", "alice"),
+                        event("e-2", "CreateUser", "bob"),
+                    ]))
+                    .await
+                    .unwrap();
+                store.index_tail().await.unwrap();
+            }
+            let lookup = schema::lookup_path(&path);
+            {
+                // The old layout: the keys in the log file (v3: only event 1's, indexed through
+                // 1; v2: all), plus one key a rebuild from the rows would not make, so the test
+                // tells a copy from a rebuild.
+                let conn = Connection::open(&path).unwrap();
+                conn.execute("ATTACH DATABASE ?1 AS old", [lookup.to_string_lossy()])
+                    .unwrap();
+                let (k, v) = encode::filter_key(
+                    crate::HistoryKind::Events,
+                    &LookupFilter::Username("zed".into()),
+                )
+                .unwrap();
+                let copied_seqs = if version == 3 { 1 } else { 2 };
+                conn.execute_batch(&format!(
+                    "CREATE TABLE main.lookup_keys (k, v, t, seq, PRIMARY KEY (k, v, t, seq)) WITHOUT ROWID;
+                     INSERT INTO main.lookup_keys SELECT k, v, t, seq FROM old.lookup_keys WHERE seq <= {copied_seqs};
+                     INSERT INTO main.lookup_keys SELECT {k}, {v}, t, seq FROM old.lookup_keys WHERE seq = 1 LIMIT 1;
+                     PRAGMA main.user_version = {version};"
+                ))
+                .unwrap();
+                if version == 3 {
+                    conn.execute_batch(
+                        "CREATE TABLE main.lookup_index (id INTEGER PRIMARY KEY, indexed_through INTEGER);
+                         INSERT INTO main.lookup_index VALUES (0, 1);",
+                    )
+                    .unwrap();
+                }
+            }
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", lookup.display()));
+            }
             let store = SqliteStore::open(&path).unwrap();
-            store
-                .commit(Commit::events(vec![event("e-1", "CreateUser", "alice")]))
-                .await
-                .unwrap();
-            store.index_tail().await.unwrap();
-        }
-        let lookup = schema::lookup_path(&path);
-        {
-            // The v3 layout: the same keys in the log file, plus one a rebuild from the rows
-            // would not make (so the test sees a copy).
-            let conn = Connection::open(&path).unwrap();
-            conn.execute("ATTACH DATABASE ?1 AS old", [lookup.to_string_lossy()])
-                .unwrap();
-            let (k, v) = encode::filter_key(
-                crate::HistoryKind::Events,
-                &LookupFilter::Username("zed".into()),
-            )
-            .unwrap();
-            conn.execute_batch(&format!(
-                "CREATE TABLE main.lookup_keys (k, v, t, seq, PRIMARY KEY (k, v, t, seq)) WITHOUT ROWID;
-                 INSERT INTO main.lookup_keys SELECT k, v, t, seq FROM old.lookup_keys;
-                 INSERT INTO main.lookup_keys SELECT {k}, {v}, t, seq FROM old.lookup_keys LIMIT 1;
-                 CREATE TABLE main.lookup_index (id INTEGER PRIMARY KEY, indexed_through INTEGER);
-                 INSERT INTO main.lookup_index VALUES (0, 1);
-                 PRAGMA main.user_version = 3;"
-            ))
-            .unwrap();
-        }
-        for file in SqliteStore::files(&path).into_iter().skip(3) {
-            let _ = std::fs::remove_file(file);
-        }
-        let store = SqliteStore::open(&path).unwrap();
-        store.index_tail().await.unwrap();
-        let (version, old_tables): (i64, i64) = store
-            .read(|c| {
-                Ok((
-                    c.pragma_query_value(None, "user_version", |r| r.get(0))?,
-                    c.query_row(
+            store.inner.indexer.hold(true);
+            let old_tables: i64 = store
+                .read(|c| {
+                    Ok(c.query_row(
                         "SELECT COUNT(*) FROM main.sqlite_master WHERE name LIKE 'lookup%'",
                         [],
                         |r| r.get(0),
-                    )?,
-                ))
-            })
-            .await
-            .unwrap();
-        assert_eq!((version, old_tables), (4, 0));
-        assert_eq!(indexed_through(&store).await, 1);
-        assert_eq!(
-            key_count(&store).await,
-            5,
-            "time, name, user, read-only + zed"
-        );
-        for user in ["alice", "zed"] {
-            let found = store
-                .lookup(by(LookupFilter::Username(user.into())))
+                    )?)
+                })
                 .await
                 .unwrap();
-            assert_eq!(found.len(), 1, "{user}");
+            let user_version: i64 = store
+                .read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
+                .await
+                .unwrap();
+            assert_eq!((user_version, old_tables), (4, 0), "v{version}");
+            let expected_through = if version == 3 { 1 } else { 2 };
+            assert_eq!(
+                indexed_through(&store).await,
+                expected_through,
+                "v{version}: how far the old index was built"
+            );
+            store.index_tail().await.unwrap();
+            assert_eq!(indexed_through(&store).await, 2, "v{version}");
+            assert_eq!(
+                key_count(&store).await,
+                9,
+                "v{version}: time, name, user, read-only of each event + zed"
+            );
+            for user in ["alice", "bob", "zed"] {
+                let found = store
+                    .lookup(by(LookupFilter::Username(user.into())))
+                    .await
+                    .unwrap();
+                assert_eq!(found.len(), 1, "v{version} {user}");
+            }
         }
     }
 

@@ -146,46 +146,64 @@ pub(super) fn prepare_writer(conn: &Connection, path: &Path) -> Result<(), Store
 /// an upgraded store does not rebuild it. The old tables are dropped afterwards, in the log
 /// file's own transaction: a crash in between leaves a v3 store that copies again at next open.
 fn move_index_out(conn: &Connection, path: &Path, version: i64) -> Result<(), StoreError> {
-    let table_exists = |name: &str| -> Result<bool, StoreError> {
-        Ok(conn.query_row(
-            "SELECT COUNT(*) FROM main.sqlite_master WHERE type = 'table' AND name = ?1",
-            [name],
-            |r| r.get::<_, i64>(0),
-        )? > 0)
-    };
-    if !table_exists("lookup_keys")? {
-        return Ok(());
-    }
-    // v3 records how far its index is built; v2 indexed every commit at once.
-    let through = if version == 3 && table_exists("lookup_index")? {
-        "(SELECT indexed_through FROM main.lookup_index WHERE id = 0)"
-    } else {
-        "(SELECT COALESCE(MAX(seq), 0) FROM main.events)"
-    };
     let lookup = lookup_path(path);
+    // The lookup file gets its settings (WAL, page size) and tables on a connection of its own.
     prepare_lookup_writer(&Connection::open(&lookup)?)?;
-    tracing::info!(lookup = %lookup.display(), "moving the event history index into its own file (schema {version} -> {SCHEMA_VERSION})");
-    conn.execute("ATTACH DATABASE ?1 AS idx", [lookup.to_string_lossy()])?;
-    let copied = conn.execute_batch(&format!(
-        "BEGIN IMMEDIATE;
-         DELETE FROM idx.lookup_keys;
-         INSERT INTO idx.lookup_keys (k, v, t, seq) SELECT k, v, t, seq FROM main.lookup_keys;
-         UPDATE idx.lookup_index SET indexed_through = {through} WHERE id = 0;
-         COMMIT;"
-    ));
-    if copied.is_err() {
+    conn.execute("ATTACH DATABASE ?1 AS idx", [utf8(&lookup)?])?;
+    let copied = (|| -> Result<(), StoreError> {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        // Looked at inside the transaction: another process may have upgraded the store since
+        // this one read its version.
+        let table_exists = |name: &str| -> Result<bool, StoreError> {
+            Ok(conn.query_row(
+                "SELECT COUNT(*) FROM main.sqlite_master WHERE type = 'table' AND name = ?1",
+                [name],
+                |r| r.get::<_, i64>(0),
+            )? > 0)
+        };
+        if table_exists("lookup_keys")? {
+            // v3 records how far its index is built; v2 indexed every commit at once.
+            let through = if version == 3 && table_exists("lookup_index")? {
+                "(SELECT indexed_through FROM main.lookup_index WHERE id = 0)"
+            } else {
+                "(SELECT COALESCE(MAX(seq), 0) FROM main.events)"
+            };
+            tracing::info!(lookup = %lookup.display(), "moving the event history index into its own file (schema {version} -> {SCHEMA_VERSION})");
+            conn.execute_batch(&format!(
+                "DELETE FROM idx.lookup_keys;
+                 INSERT INTO idx.lookup_keys (k, v, t, seq) SELECT k, v, t, seq FROM main.lookup_keys;
+                 UPDATE idx.lookup_index SET indexed_through = {through} WHERE id = 0;"
+            ))?;
+        }
+        conn.execute_batch("COMMIT")?;
+        Ok(())
+    })();
+    if copied.is_err() && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
     }
     conn.execute("DETACH DATABASE idx", [])?;
-    copied?;
-    Ok(())
+    copied
+}
+
+/// A path as the UTF-8 text `ATTACH` takes; a path that is not UTF-8 is refused rather than
+/// mangled (a mangled one would attach another, empty file).
+pub(super) fn utf8(path: &Path) -> Result<&str, StoreError> {
+    path.to_str().ok_or_else(|| {
+        StoreError::new(
+            crate::StoreErrorKind::Backend,
+            format!(
+                "the event store's path is not UTF-8: {} (move the data dir to a UTF-8 path)",
+                path.display()
+            ),
+        )
+    })
 }
 
 /// Settings for a read-only connection; the lookup file is attached (as `idx`), so one read
 /// transaction sees the index and the log.
 pub(super) fn prepare_reader(conn: &Connection, lookup: &Path) -> Result<(), StoreError> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.execute("ATTACH DATABASE ?1 AS idx", [lookup.to_string_lossy()])?;
+    conn.execute("ATTACH DATABASE ?1 AS idx", [utf8(lookup)?])?;
     conn.pragma_update(None, "query_only", true)?;
     Ok(())
 }

@@ -93,6 +93,10 @@ pub(super) fn spawn(path: PathBuf) -> Checkpointer {
     Checkpointer { stop }
 }
 
+/// How long the writer's WAL restart waits for readers still on old frames. Commits wait that
+/// long at most, once per [`MAX_WAL_BYTES`] of log.
+const RESTART_WAIT: Duration = Duration::from_millis(50);
+
 /// The writer's side of keeping the WAL bounded.
 ///
 /// The checkpointer's RESTART needs a moment when no write transaction is open, and under a
@@ -128,8 +132,9 @@ impl WalBound {
     }
 
     /// Restarts the WAL if it is too large (looked at every 100 ms at most). Call only with no
-    /// transaction open on `conn`. It never waits: a reader still on old frames makes it try
-    /// again a second later (the PASSIVE checkpoints keep copying meanwhile).
+    /// transaction open on `conn`. It waits at most [`RESTART_WAIT`] for readers on old frames
+    /// (the indexer reads the log every few milliseconds, a lookup for a few), then gives up
+    /// until the next look (the PASSIVE checkpoints keep copying meanwhile).
     pub(super) fn restart_if_large(&mut self, conn: &Connection) {
         if self.checked.elapsed() < Duration::from_millis(100) {
             return;
@@ -139,16 +144,13 @@ impl WalBound {
         if frames * self.frame <= MAX_WAL_BYTES {
             return;
         }
-        let _ = conn.busy_timeout(Duration::ZERO);
+        let _ = conn.busy_timeout(RESTART_WAIT);
         let busy = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
         let _ = conn.busy_timeout(super::schema::BUSY_TIMEOUT);
         match busy {
             Ok(0) => self.frames.store(0, Ordering::Relaxed),
-            Ok(_) => self.checked += Duration::from_secs(1),
-            Err(e) => {
-                tracing::debug!(error = %e, "WAL restart by the writer skipped");
-                self.checked += Duration::from_secs(1);
-            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "WAL restart by the writer skipped"),
         }
     }
 }

@@ -391,6 +391,22 @@ fn delete_keys(index: &mut Connection, keys: &[IndexKey]) -> Result<(), StoreErr
 /// One `lookup_keys` row: `(k, v, t, seq)`.
 pub(super) type IndexKey = (i64, i64, i64, i64);
 
+/// Adds the index keys of an event row `(seq, event_time, keys)` to `into`; returns its `seq`.
+pub(super) fn row_keys(
+    row: &rusqlite::Row<'_>,
+    into: &mut Vec<IndexKey>,
+) -> Result<i64, StoreError> {
+    let seq: i64 = row.get(0)?;
+    let time: i64 = row.get(1)?;
+    let packed = row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
+    into.extend(
+        unpack_keys(packed)
+            .into_iter()
+            .map(|(k, v)| (k, v, time, seq)),
+    );
+    Ok(seq)
+}
+
 /// What an [`index_step`] did.
 pub(super) struct Step {
     /// The new `indexed_through`.
@@ -421,15 +437,7 @@ pub(super) fn index_step(
         )?;
         let mut rows = rows.query(params![from as i64, target as i64, max_events as i64])?;
         while let Some(row) = rows.next()? {
-            let seq: i64 = row.get(0)?;
-            let time: i64 = row.get(1)?;
-            let packed = row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
-            keys.extend(
-                unpack_keys(packed)
-                    .into_iter()
-                    .map(|(k, v)| (k, v, time, seq)),
-            );
-            last = seq as u64;
+            last = row_keys(row, &mut keys)? as u64;
             events += 1;
         }
     }

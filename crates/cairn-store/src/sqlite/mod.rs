@@ -21,8 +21,9 @@
 //! ```
 //!
 //! Three B-trees are written per event (the log, its eventID index, the lookup keys — the last
-//! behind the log, in batches, by a thread of its own, see [`indexer`]); the encodings are in [`encode`]. Compression and
-//! hashing happen on the committing caller's thread, before the commit reaches the writer.
+//! behind the log, in batches, by a thread of its own, see [`indexer`]); the encodings are in
+//! [`encode`]. Compression and hashing happen on the committing caller's thread, before the
+//! commit reaches the writer.
 //!
 //! # Durability and group commit
 //!

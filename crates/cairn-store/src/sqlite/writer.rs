@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use super::encode::{EncodedEvent, unpack_keys};
+use super::encode::EncodedEvent;
 use super::indexer;
 use super::syncer::{self, Health, WalFile, Work};
 use crate::{CatalogWrite, Commit, CommitReceipt, DuplicateEvents, StoreError, StoreErrorKind};
@@ -633,14 +633,7 @@ fn apply_expire(
         )?;
         let mut rows = doomed.query(params![received_before_ms, ceiling, limit as i64])?;
         while let Some(row) = rows.next()? {
-            let seq: i64 = row.get(0)?;
-            let time: i64 = row.get(1)?;
-            let packed = row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
-            keys.extend(
-                unpack_keys(packed)
-                    .into_iter()
-                    .map(|(k, v)| (k, v, time, seq)),
-            );
+            let seq = indexer::row_keys(row, &mut keys)?;
             first.get_or_insert(seq);
             last = seq;
         }

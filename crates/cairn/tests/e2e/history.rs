@@ -4,29 +4,9 @@ use std::collections::HashSet;
 
 use aws_sdk_cloudtrail::error::ProvideErrorMetadata;
 use aws_sdk_cloudtrail::primitives::DateTime;
-use aws_sdk_cloudtrail::types::{Event, LookupAttribute, LookupAttributeKey};
+use aws_sdk_cloudtrail::types::{Event, LookupAttributeKey};
 
-use crate::util::{Server, call};
-
-fn attr(key: LookupAttributeKey, value: &str) -> LookupAttribute {
-    LookupAttribute::builder()
-        .attribute_key(key)
-        .attribute_value(value)
-        .build()
-        .unwrap()
-}
-
-/// Every page of a lookup, following NextToken.
-async fn lookup_all(ct: &aws_sdk_cloudtrail::Client, attrs: Vec<LookupAttribute>) -> Vec<Event> {
-    ct.lookup_events()
-        .set_lookup_attributes(Some(attrs))
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .unwrap()
-}
+use crate::util::{Server, attr, call, lookup_all};
 
 fn names(events: &[Event]) -> Vec<&str> {
     events.iter().map(|e| e.event_name().unwrap()).collect()

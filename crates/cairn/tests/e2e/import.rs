@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::util::{Server, read_events};
+use crate::util::{Server, attr, lookup_all, read_events};
 
 const SAMPLE_FILES: usize = 90;
 const SAMPLE_RECORDS: usize = 3210;
@@ -414,21 +414,14 @@ async fn importing_beside_a_running_server_keeps_it_serving_and_the_log_gapless(
             .filter(|(_, v)| in_history(v) && v["eventName"] == name)
             .map(|(e, _)| e.event_id.as_str())
             .collect();
-        let found = client
-            .lookup_events()
-            .lookup_attributes(
-                aws_sdk_cloudtrail::types::LookupAttribute::builder()
-                    .attribute_key(aws_sdk_cloudtrail::types::LookupAttributeKey::EventName)
-                    .attribute_value(name)
-                    .build()
-                    .unwrap(),
-            )
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .unwrap();
+        let found = lookup_all(
+            &client,
+            vec![attr(
+                aws_sdk_cloudtrail::types::LookupAttributeKey::EventName,
+                name,
+            )],
+        )
+        .await;
         let mut found: Vec<&str> = found.iter().map(|e| e.event_id().unwrap()).collect();
         expected.sort_unstable();
         found.sort_unstable();

@@ -405,3 +405,30 @@ pub async fn call(server: &Server, key: &str, secret: &str, op: &str, body: &str
     )
     .await
 }
+
+/// A LookupEvents condition.
+pub fn attr(
+    key: aws_sdk_cloudtrail::types::LookupAttributeKey,
+    value: &str,
+) -> aws_sdk_cloudtrail::types::LookupAttribute {
+    aws_sdk_cloudtrail::types::LookupAttribute::builder()
+        .attribute_key(key)
+        .attribute_value(value)
+        .build()
+        .unwrap()
+}
+
+/// Every page of a lookup, following NextToken.
+pub async fn lookup_all(
+    ct: &aws_sdk_cloudtrail::Client,
+    attrs: Vec<aws_sdk_cloudtrail::types::LookupAttribute>,
+) -> Vec<aws_sdk_cloudtrail::types::Event> {
+    ct.lookup_events()
+        .set_lookup_attributes(Some(attrs))
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap()
+}

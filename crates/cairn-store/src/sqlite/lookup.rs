@@ -14,6 +14,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, params};
 
 use super::encode::{filter_key, id_key, time_key, unpack_keys};
+use super::reader::Records;
 use crate::{LookedUpEvent, LookupFilter, LookupQuery, StoreError};
 
 pub(super) fn run(conn: &Connection, q: &LookupQuery) -> Result<Vec<LookedUpEvent>, StoreError> {
@@ -118,10 +119,11 @@ fn indexed_part(
 
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+    let mut records = Records::new(conn);
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         out.push(LookedUpEvent {
-            event: super::reader::stored_event(row)?,
+            event: records.event(row)?,
             event_time: row.get(5)?,
         });
     }
@@ -195,10 +197,10 @@ fn tail_part(
     let mut record = conn.prepare_cached(
         "SELECT seq, event_id, received_at, record, imported, event_time FROM events WHERE seq = ?1",
     )?;
+    let mut records = Records::new(conn);
     hits.into_iter()
         .map(|(time, seq)| {
-            let event =
-                record.query_row(params![seq], |row| Ok(super::reader::stored_event(row)))??;
+            let event = record.query_row(params![seq], |row| Ok(records.event(row)))??;
             Ok(LookedUpEvent {
                 event,
                 event_time: time,

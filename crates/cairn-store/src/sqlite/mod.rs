@@ -1,7 +1,7 @@
 //! The embedded store: the log in one SQLite file in the data dir (`events.db`), its lookup
 //! index in a second one beside it (`events-lookup.db`).
 //!
-//! # Schema (user_version 4)
+//! # Schema (user_version 5)
 //!
 //! ```text
 //! -- events.db
@@ -11,7 +11,10 @@
 //!        history, event_time, imported,
 //!        event_id TEXT,                -- the record's eventID
 //!        keys BLOB,                    -- its lookup keys, packed (indexed from here; retention)
-//!        record BLOB)                  -- the full record: zstd + built-in dictionary, lossless
+//!        record BLOB)                  -- the full record (zstd + built-in dictionary, lossless),
+//!                                      -- or where it is in a block of its commit
+//! blocks(first_seq INTEGER PRIMARY KEY, last_seq,
+//!        data BLOB)                    -- up to 32 records of one commit, compressed together
 //! log_state(expired_through)           -- highest seq retention deleted (seqs are never reused)
 //! catalog(namespace, key, value)       -- JSON documents: trails, tags, channels, ...
 //! checkpoints(consumer PRIMARY KEY, position)
@@ -470,6 +473,190 @@ mod layout_tests {
         assert_eq!(key_count(&store).await, 0);
     }
 
+    async fn block_count(store: &SqliteStore) -> i64 {
+        store
+            .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM blocks", [], |r| r.get(0))?))
+            .await
+            .unwrap()
+    }
+
+    /// The records of a commit share blocks of up to `BLOCK_RECORDS`; every reader gets each
+    /// record back byte for byte (the log in order, by eventID, by lookup), and a record that
+    /// does not shrink or a lone event stays in its row.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn records_in_blocks_read_back_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("events.db")).unwrap();
+        let n = encode::BLOCK_RECORDS + 5;
+        let events: Vec<NewEvent> = (0..n)
+            .map(|i| {
+                let mut e = event(&format!("e-{i}"), "GetUser", &format!("user-{i}"));
+                // Text as given, whitespace and escapes included.
+                e.record_json = e.record_json.replace(",", ", ") + &" ".repeat(i);
+                e
+            })
+            .collect();
+        let texts: Vec<String> = events.iter().map(|e| e.record_json.clone()).collect();
+        store.commit(Commit::events(events)).await.unwrap();
+        store
+            .commit(Commit::events(vec![event("lone", "GetUser", "x")]))
+            .await
+            .unwrap();
+        assert_eq!(
+            block_count(&store).await,
+            2,
+            "32 + 5 records; the lone one inline"
+        );
+        let read = store.read_events(0, 1000).await.unwrap();
+        assert_eq!(read.len(), n + 1);
+        for (e, text) in read.iter().zip(&texts) {
+            assert_eq!(&e.record_json, text, "seq {}", e.seq);
+        }
+        for i in [0, 31, 32, n - 1] {
+            let id = format!("e-{i}");
+            let found = store.event_by_id(&id).await.unwrap().unwrap();
+            assert_eq!(found.record_json, texts[i], "{id}");
+            let looked_up = store
+                .lookup(by(LookupFilter::Username(format!("user-{i}"))))
+                .await
+                .unwrap();
+            assert_eq!(looked_up.len(), 1);
+            assert_eq!(looked_up[0].event.record_json, texts[i], "{id}");
+        }
+        // Reading from the middle of a block starts at the right record.
+        let from_middle = store.read_events(10, 3).await.unwrap();
+        assert_eq!(
+            from_middle
+                .iter()
+                .map(|e| e.record_json.as_str())
+                .collect::<Vec<_>>(),
+            texts[10..13].iter().map(String::as_str).collect::<Vec<_>>()
+        );
+    }
+
+    /// Events skipped as duplicates leave holes in their block: the events stored around them
+    /// still find their own records; a block none of whose events was stored is not kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn duplicates_inside_a_block_keep_the_others_right() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("events.db")).unwrap();
+        store
+            .commit(Commit::events(vec![
+                event("a", "GetUser", "u"),
+                event("c", "GetUser", "u"),
+            ]))
+            .await
+            .unwrap();
+        let again = Commit {
+            events: ["a", "b", "c", "d"]
+                .iter()
+                .map(|id| event(id, &format!("Name-{id}"), "u"))
+                .collect(),
+            duplicates: DuplicateEvents::Skip,
+            ..Commit::default()
+        };
+        let receipt = store.commit(again).await.unwrap();
+        assert_eq!(receipt.seqs, vec![None, Some(3), None, Some(4)]);
+        for (id, name) in [("b", "Name-b"), ("d", "Name-d"), ("c", "GetUser")] {
+            let e = store.event_by_id(id).await.unwrap().unwrap();
+            assert!(e.record_json.contains(name), "{id}: {}", e.record_json);
+        }
+        let only_duplicates = Commit {
+            events: vec![event("a", "GetUser", "u"), event("b", "GetUser", "u")],
+            duplicates: DuplicateEvents::Skip,
+            ..Commit::default()
+        };
+        store.commit(only_duplicates).await.unwrap();
+        assert_eq!(block_count(&store).await, 2);
+    }
+
+    /// Retention removes a block with the last of its events, and not before: an event of the
+    /// block received after the cut-off keeps it, and stays readable.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_block_expires_with_its_last_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("events.db")).unwrap();
+        let events: Vec<NewEvent> = (0..10)
+            .map(|i| {
+                let mut e = event(&format!("e-{i}"), "GetUser", "u");
+                e.received_at_ms = if i == 7 { 5_000 } else { 1_000 };
+                e
+            })
+            .collect();
+        store.commit(Commit::events(events)).await.unwrap();
+        assert_eq!(block_count(&store).await, 1);
+        assert_eq!(store.expire_events(2_000, 100).await.unwrap(), 9);
+        assert_eq!(block_count(&store).await, 1, "e-7 still needs it");
+        let left = store.read_events(0, 100).await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert!(left[0].record_json.contains("\"e-7\""));
+        assert_eq!(store.expire_events(6_000, 100).await.unwrap(), 1);
+        assert_eq!(block_count(&store).await, 0);
+    }
+
+    /// A v4 store (records only in rows, no `blocks` table) opens as v5: its events read back
+    /// and new commits store blocks.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_v4_store_gains_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            for id in ["old-1", "old-2"] {
+                store
+                    .commit(Commit::events(vec![event(id, "GetUser", "u")]))
+                    .await
+                    .unwrap();
+            }
+        }
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("DROP TABLE blocks; PRAGMA user_version = 4;")
+                .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .commit(Commit::events(vec![
+                event("new-1", "GetUser", "u"),
+                event("new-2", "GetUser", "u"),
+            ]))
+            .await
+            .unwrap();
+        assert_eq!(block_count(&store).await, 1);
+        let ids: Vec<String> = store
+            .read_events(0, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| {
+                assert!(e.record_json.contains(&e.event_id));
+                e.event_id
+            })
+            .collect();
+        assert_eq!(ids, ["old-1", "old-2", "new-1", "new-2"]);
+    }
+
+    /// A row that points at a block that is not there is a clear error, not a panic.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_missing_block_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .commit(Commit::events(vec![
+                event("a", "GetUser", "u"),
+                event("b", "GetUser", "u"),
+            ]))
+            .await
+            .unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute("DELETE FROM blocks", [])
+            .unwrap();
+        let e = store.read_events(0, 10).await.unwrap_err();
+        assert!(e.to_string().contains("block of event 1 is missing"), "{e}");
+    }
+
     async fn indexed_through(store: &SqliteStore) -> i64 {
         store
             .read(
@@ -608,7 +795,7 @@ mod layout_tests {
         assert_eq!(mixed[10], vec!["e-7".to_string()]);
     }
 
-    /// A v2 or v3 store (lookup index inside the log file) opens as v4: its index is copied into
+    /// A v2 or v3 store (lookup index inside the log file) opens as v5: its index is copied into
     /// the lookup file (not rebuilt), with how far it was built, and the old tables are dropped.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_older_store_moves_its_index_out() {
@@ -674,7 +861,7 @@ mod layout_tests {
                 .read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
                 .await
                 .unwrap();
-            assert_eq!((user_version, old_tables), (4, 0), "v{version}");
+            assert_eq!((user_version, old_tables), (5, 0), "v{version}");
             let expected_through = if version == 3 { 1 } else { 2 };
             assert_eq!(
                 indexed_through(&store).await,

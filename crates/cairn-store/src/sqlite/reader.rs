@@ -5,7 +5,8 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::{StoreError, StoredEvent};
+use super::encode::{self, Block};
+use crate::{StoreError, StoreErrorKind, StoredEvent};
 
 /// Idle read connections; a reader is opened on demand and returned after use.
 pub(super) struct Pool {
@@ -49,24 +50,90 @@ impl Pool {
     }
 }
 
-/// An event from a row `(seq, event_id, received_at, record, imported)`.
-pub(super) fn stored_event(row: &rusqlite::Row<'_>) -> Result<StoredEvent, StoreError> {
-    Ok(StoredEvent {
-        seq: row.get::<_, i64>(0)? as u64,
-        event_id: row.get(1)?,
-        received_at_ms: row.get(2)?,
-        record_json: super::encode::decode_record(
-            row.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?,
-        )?,
-        imported: row.get(4)?,
-    })
+/// Reads records back from rows: a record stored in its row is decoded from it; one stored in a
+/// block (see `encode.rs`) is cut from its block, which is read and decompressed once for all
+/// the records of it a query needs (the last few blocks are kept).
+pub(super) struct Records<'c> {
+    conn: &'c Connection,
+    /// Recently decoded blocks by their first `seq`, the most recent last.
+    blocks: Vec<(u64, Block)>,
+}
+
+/// Decoded blocks kept by one [`Records`].
+const BLOCKS_KEPT: usize = 8;
+
+impl<'c> Records<'c> {
+    pub(super) fn new(conn: &'c Connection) -> Records<'c> {
+        Records {
+            conn,
+            blocks: Vec::new(),
+        }
+    }
+
+    /// An event from a row `(seq, event_id, received_at, record, imported)`.
+    pub(super) fn event(&mut self, row: &rusqlite::Row<'_>) -> Result<StoredEvent, StoreError> {
+        let seq = row.get::<_, i64>(0)? as u64;
+        let stored = row.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?;
+        Ok(StoredEvent {
+            seq,
+            event_id: row.get(1)?,
+            received_at_ms: row.get(2)?,
+            record_json: self.text(seq, stored)?,
+            imported: row.get(4)?,
+        })
+    }
+
+    /// The record text of event `seq` from its row's `record`.
+    fn text(&mut self, seq: u64, stored: &[u8]) -> Result<String, StoreError> {
+        let Some((back, index)) = encode::parse_block_ref(stored)? else {
+            return encode::decode_record(stored);
+        };
+        let first = seq.checked_sub(back).ok_or_else(|| {
+            StoreError::new(
+                StoreErrorKind::Backend,
+                format!("stored record is corrupt: event {seq} points before the log's start"),
+            )
+        })?;
+        let at = match self.blocks.iter().position(|(f, _)| *f == first) {
+            Some(at) => at,
+            None => {
+                let block = self
+                    .conn
+                    .prepare_cached("SELECT data FROM blocks WHERE first_seq = ?1")?
+                    .query_row([first as i64], |r| {
+                        Ok(encode::decode_block(
+                            r.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?,
+                        ))
+                    })
+                    .optional()?
+                    .ok_or_else(|| {
+                        StoreError::new(
+                            StoreErrorKind::Backend,
+                            format!(
+                                "stored record is corrupt: the block of event {seq} is missing"
+                            ),
+                        )
+                    })??;
+                if self.blocks.len() == BLOCKS_KEPT {
+                    self.blocks.remove(0);
+                }
+                self.blocks.push((first, block));
+                self.blocks.len() - 1
+            }
+        };
+        Ok(self.blocks[at].1.record(index)?.to_owned())
+    }
 }
 
 /// Every row of a query as events.
-fn collect(mut rows: rusqlite::Rows<'_>) -> Result<Vec<StoredEvent>, StoreError> {
+fn collect(
+    conn: &Connection,
+    mut rows: rusqlite::Rows<'_>,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut records = Records::new(conn);
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        out.push(stored_event(row)?);
+        out.push(records.event(row)?);
     }
     Ok(out)
 }
@@ -79,14 +146,14 @@ pub(super) fn events_after(
     let mut stmt = conn.prepare_cached(
         "SELECT seq, event_id, received_at, record, imported FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     )?;
-    collect(stmt.query(params![after_seq as i64, limit as i64])?)
+    collect(conn, stmt.query(params![after_seq as i64, limit as i64])?)
 }
 
 pub(super) fn event_by_id(conn: &Connection, id: &str) -> Result<Option<StoredEvent>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq, event_id, received_at, record, imported FROM events WHERE id_hash = ?1 AND event_id = ?2",
     )?;
-    Ok(collect(stmt.query(params![super::encode::id_key(id), id])?)?.pop())
+    Ok(collect(conn, stmt.query(params![encode::id_key(id), id])?)?.pop())
 }
 
 /// The highest `seq` ever written: the last event's, or — once retention has emptied the log —

@@ -6,14 +6,15 @@ use rusqlite::Connection;
 
 use crate::StoreError;
 
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// How long a connection waits for another's lock (e.g. `cairn import` beside a server).
 pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Schema v4 of the log file (v3 without the lookup index, which moved to its own file, see
-/// [`LOOKUP_SCHEMA`]): see [`super::encode`] for the encodings.
-const SCHEMA_V4: &str = r#"
+/// Schema v5 of the log file: v3 without the lookup index, which moved to its own file in v4
+/// (see [`LOOKUP_SCHEMA`]), and with blocks of records (v5; a v4 store gains the table, its rows
+/// stay as they are): see [`super::encode`] for the encodings.
+const SCHEMA_V5: &str = r#"
 CREATE TABLE IF NOT EXISTS events (
     seq            INTEGER PRIMARY KEY,
     id_hash        INTEGER NOT NULL,
@@ -28,6 +29,13 @@ CREATE TABLE IF NOT EXISTS events (
 -- eventID lookups and duplicate checks, by the 64-bit hash of the id (not unique: the writer
 -- compares the ids of the rows it finds).
 CREATE INDEX IF NOT EXISTS events_id ON events(id_hash);
+-- Records of neighbouring events of one commit, compressed together (v5): the events' rows
+-- point here (see `encode.rs`). A block goes when the last of its events expires.
+CREATE TABLE IF NOT EXISTS blocks (
+    first_seq  INTEGER PRIMARY KEY,
+    last_seq   INTEGER NOT NULL,
+    data       BLOB NOT NULL
+);
 -- v2 and v3 kept the lookup index in this file; v4 rebuilds it in the lookup file.
 DROP TABLE IF EXISTS lookup_keys;
 DROP TABLE IF EXISTS lookup_index;
@@ -129,7 +137,7 @@ pub(super) fn prepare_writer(conn: &Connection, path: &Path) -> Result<(), Store
         return Err(StoreError::new(
             crate::StoreErrorKind::Backend,
             "the event store has schema version 1 (an earlier pre-release cairn); this cairn uses \
-             version 4 (compressed records, a lookup index of its own) and does not convert it: move the \
+             version 5 (compressed records, a lookup index of its own) and does not convert it: move the \
              data dir aside and start fresh (re-import delivered log files with `cairn import`)",
         ));
     }
@@ -137,7 +145,7 @@ pub(super) fn prepare_writer(conn: &Connection, path: &Path) -> Result<(), Store
         move_index_out(conn, path, version)?;
     }
     conn.execute_batch(&format!(
-        "BEGIN IMMEDIATE; {SCHEMA_V4} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        "BEGIN IMMEDIATE; {SCHEMA_V5} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
     ))?;
     Ok(())
 }

@@ -19,14 +19,14 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use super::encode::EncodedEvent;
+use super::encode::{EncodedEvent, EncodedEvents, StoredRecord};
 use super::indexer;
 use super::syncer::{self, Health, WalFile, Work};
 use crate::{CatalogWrite, Commit, CommitReceipt, DuplicateEvents, StoreError, StoreErrorKind};
 
 /// A [`Commit`] with its events encoded (on the caller's thread).
 pub(super) struct PreparedCommit {
-    events: Vec<EncodedEvent>,
+    events: EncodedEvents,
     catalog: Vec<CatalogWrite>,
     duplicates: DuplicateEvents,
     start_consumers: Vec<String>,
@@ -37,11 +37,7 @@ impl PreparedCommit {
     /// does not need the database.
     pub(super) fn of(commit: Commit) -> Result<PreparedCommit, StoreError> {
         Ok(PreparedCommit {
-            events: commit
-                .events
-                .into_iter()
-                .map(EncodedEvent::of)
-                .collect::<Result<_, _>>()?,
+            events: super::encode::encode_events(commit.events)?,
             catalog: commit.catalog,
             duplicates: commit.duplicates,
             start_consumers: commit.start_consumers,
@@ -507,14 +503,17 @@ fn apply_commit(
             start.execute(params![consumer, *last_seq as i64])?;
         }
     }
-    let mut seqs = Vec::with_capacity(commit.events.len());
+    let mut seqs = Vec::with_capacity(commit.events.events.len());
     let mut same_id = conn.prepare_cached("SELECT event_id FROM events WHERE id_hash = ?1")?;
     let mut insert_event = conn.prepare_cached(
         "INSERT INTO events (seq, id_hash, received_at, history, event_time, imported, event_id,
                              keys, record)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    for event in &commit.events {
+    // The seqs each block's stored events got, `(first, last)`: a block is stored only if some
+    // of its events were.
+    let mut block_seqs: Vec<Option<(u64, u64)>> = vec![None; commit.events.blocks.len()];
+    for event in &commit.events.events {
         if is_present(&mut same_id, event)? {
             match commit.duplicates {
                 DuplicateEvents::Skip => {
@@ -533,6 +532,16 @@ fn apply_commit(
             }
         }
         let seq = *last_seq + 1;
+        let reference;
+        let record: &[u8] = match &event.record {
+            StoredRecord::Inline(record) => record,
+            StoredRecord::InBlock { block, index } => {
+                let seqs = block_seqs[*block].get_or_insert((seq, seq));
+                seqs.1 = seq;
+                reference = super::encode::block_ref(seq - seqs.0, *index);
+                &reference
+            }
+        };
         insert_event.execute(params![
             seq as i64,
             event.id_hash,
@@ -542,10 +551,17 @@ fn apply_commit(
             event.imported,
             event.event_id,
             event.packed_keys,
-            event.record,
+            record,
         ])?;
         *last_seq = seq;
         seqs.push(Some(seq));
+    }
+    let mut insert_block =
+        conn.prepare_cached("INSERT INTO blocks (first_seq, last_seq, data) VALUES (?1, ?2, ?3)")?;
+    for (data, seqs) in commit.events.blocks.iter().zip(block_seqs) {
+        if let Some((first, last)) = seqs {
+            insert_block.execute(params![first as i64, last as i64, data])?;
+        }
     }
     apply_catalog(conn, &commit.catalog)?;
     Ok(CommitReceipt { seqs })
@@ -647,6 +663,13 @@ fn apply_expire(
     let count = conn
         .prepare_cached("DELETE FROM events WHERE seq BETWEEN ?1 AND ?2 AND received_at < ?3")?
         .execute(params![first, last, received_before_ms])?;
+    // A block goes with the last of its events (an event received later than the cut-off may
+    // keep an older block alive).
+    conn.prepare_cached(
+        "DELETE FROM blocks WHERE first_seq <= ?1 AND NOT EXISTS \
+         (SELECT 1 FROM events WHERE seq BETWEEN blocks.first_seq AND blocks.last_seq)",
+    )?
+    .execute([last])?;
     // Remembered so that an emptied log does not hand out these numbers again.
     conn.prepare_cached(
         "UPDATE log_state SET expired_through = MAX(expired_through, ?1) WHERE id = 0",

@@ -24,8 +24,8 @@
 //! ```
 //!
 //! Three B-trees are written per event (the log, its eventID index, the lookup keys — the last
-//! behind the log, in batches, by a thread of its own, see [`indexer`]); the encodings are in
-//! [`encode`]. Compression and hashing happen on the committing caller's thread, before the
+//! behind the log, in batches, by a thread of its own, see [`indexer`]), and one row of
+//! `blocks` per 32 records of a commit; the encodings are in [`encode`]. Compression and hashing happen on the committing caller's thread, before the
 //! commit reaches the writer.
 //!
 //! # Durability and group commit
@@ -636,7 +636,8 @@ mod layout_tests {
         assert_eq!(ids, ["old-1", "old-2", "new-1", "new-2"]);
     }
 
-    /// A row that points at a block that is not there is a clear error, not a panic.
+    /// A row that points at a block that is not there, or does not span it, is a clear error, not
+    /// a panic.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_missing_block_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
@@ -649,12 +650,14 @@ mod layout_tests {
             ]))
             .await
             .unwrap();
-        Connection::open(&path)
-            .unwrap()
-            .execute("DELETE FROM blocks", [])
+        let conn = Connection::open(&path).unwrap();
+        conn.execute("UPDATE blocks SET last_seq = first_seq", [])
             .unwrap();
         let e = store.read_events(0, 10).await.unwrap_err();
-        assert!(e.to_string().contains("block of event 1 is missing"), "{e}");
+        assert!(e.to_string().contains("event 2 is past its block"), "{e}");
+        conn.execute("DELETE FROM blocks", []).unwrap();
+        let e = store.read_events(0, 10).await.unwrap_err();
+        assert!(e.to_string().contains("event 1 has lost its block"), "{e}");
     }
 
     async fn indexed_through(store: &SqliteStore) -> i64 {

@@ -55,8 +55,8 @@ impl Pool {
 /// the records of it a query needs (the last few blocks are kept).
 pub(super) struct Records<'c> {
     conn: &'c Connection,
-    /// Recently decoded blocks by their first `seq`, the most recent last.
-    blocks: Vec<(u64, Block)>,
+    /// Recently decoded blocks, `(first_seq, last_seq, block)`, the most recent last.
+    blocks: Vec<(u64, u64, Block)>,
 }
 
 /// Decoded blocks kept by one [`Records`].
@@ -88,40 +88,40 @@ impl<'c> Records<'c> {
         let Some((back, index)) = encode::parse_block_ref(stored)? else {
             return encode::decode_record(stored);
         };
-        let first = seq.checked_sub(back).ok_or_else(|| {
+        let corrupt = |why: &str| {
             StoreError::new(
                 StoreErrorKind::Backend,
-                format!("stored record is corrupt: event {seq} points before the log's start"),
+                format!("stored record is corrupt: event {seq} {why}"),
             )
-        })?;
-        let at = match self.blocks.iter().position(|(f, _)| *f == first) {
+        };
+        let first = seq
+            .checked_sub(back)
+            .ok_or_else(|| corrupt("points before the log's start"))?;
+        let at = match self.blocks.iter().position(|(f, ..)| *f == first) {
             Some(at) => at,
             None => {
-                let block = self
+                let (last, block) = self
                     .conn
-                    .prepare_cached("SELECT data FROM blocks WHERE first_seq = ?1")?
+                    .prepare_cached("SELECT last_seq, data FROM blocks WHERE first_seq = ?1")?
                     .query_row([first as i64], |r| {
-                        Ok(encode::decode_block(
-                            r.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?,
-                        ))
+                        let data = r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+                        Ok((r.get::<_, i64>(0)? as u64, encode::decode_block(data)))
                     })
                     .optional()?
-                    .ok_or_else(|| {
-                        StoreError::new(
-                            StoreErrorKind::Backend,
-                            format!(
-                                "stored record is corrupt: the block of event {seq} is missing"
-                            ),
-                        )
-                    })??;
+                    .ok_or_else(|| corrupt("has lost its block"))?;
                 if self.blocks.len() == BLOCKS_KEPT {
                     self.blocks.remove(0);
                 }
-                self.blocks.push((first, block));
+                self.blocks.push((first, last, block?));
                 self.blocks.len() - 1
             }
         };
-        Ok(self.blocks[at].1.record(index)?.to_owned())
+        let (_, last, block) = &self.blocks[at];
+        // A reference into a block that does not span the event is corrupt.
+        if seq > *last {
+            return Err(corrupt("is past its block"));
+        }
+        Ok(block.record(index)?.to_owned())
     }
 }
 

@@ -14,6 +14,10 @@
 //! - **cairn import**: the same code path as the command, into a fresh store (durable commits);
 //! - **DuckDB**: `read_json` over the same files through the Python package, counting the
 //!   unnested records (skipped with a note when `import duckdb` fails).
+//!
+//! Each row also shows its CPU time (user + system, every thread) per record: on a machine of
+//! two shared cores, a steadier figure than the rate, and the one that says where a faster
+//! import has to come from.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -53,6 +57,8 @@ struct Row {
     name: String,
     records: u64,
     elapsed: Duration,
+    /// CPU time (user + system, all threads) the row took, where it can be read.
+    cpu: Option<Duration>,
     note: String,
 }
 
@@ -76,7 +82,9 @@ pub fn import(params: Params) -> anyhow::Result<()> {
     );
 
     let mut rows = Vec::new();
+    let cpu_before = super::cpu::process();
     let limit = measure_limit(&set.files, threads)?;
+    let limit_cpu = cpu_since(cpu_before, super::cpu::process());
     if limit.0 != set.records {
         bail!(
             "the limit run parsed {} records, not {}",
@@ -88,6 +96,7 @@ pub fn import(params: Params) -> anyhow::Result<()> {
         name: format!("limit: gunzip + parse, {threads} threads, no store"),
         records: limit.0,
         elapsed: limit.1,
+        cpu: limit_cpu,
         note: String::new(),
     });
 
@@ -103,7 +112,9 @@ pub fn import(params: Params) -> anyhow::Result<()> {
         threads,
         progress: false,
     };
+    let cpu_before = super::cpu::process();
     let summary = import::import_files(&store, &set.files, &options)?;
+    let import_cpu = cpu_since(cpu_before, super::cpu::process());
     let writer_cpu = super::cpu::threads(WRITER_THREAD);
     drop(store);
     if summary.records_added != set.records || !summary.clean() {
@@ -116,6 +127,7 @@ pub fn import(params: Params) -> anyhow::Result<()> {
         name: "cairn import (fresh store, durable commits)".into(),
         records: summary.records_added,
         elapsed: summary.elapsed,
+        cpu: import_cpu,
         note: busy_note(writer_cpu, summary.elapsed),
     });
     // Let the import's store writer thread end before the next store starts one, and free the
@@ -124,15 +136,18 @@ pub fn import(params: Params) -> anyhow::Result<()> {
     std::fs::remove_dir_all(&data).with_context(|| format!("removing {}", data.display()))?;
     let import_rate = summary.records_added as f64 / summary.elapsed.as_secs_f64();
 
-    let (appended, elapsed, cpu) = measure_store_only(&set.files, &params.dir, params.batch)?;
+    let (appended, elapsed, cpu, writer_cpu) =
+        measure_store_only(&set.files, &params.dir, params.batch)?;
     rows.push(Row {
         name: "store only: the same events prebuilt in memory, appended".into(),
         records: appended,
         elapsed,
-        note: busy_note(cpu, elapsed),
+        cpu,
+        note: busy_note(writer_cpu, elapsed),
     });
 
     let mut duck_rate = None;
+    let cpu_before = super::cpu::children();
     match duckdb(&params.python, &logs, threads) {
         Ok(Some((records, elapsed, version))) => {
             duck_rate = Some(records as f64 / elapsed.as_secs_f64());
@@ -140,6 +155,8 @@ pub fn import(params: Params) -> anyhow::Result<()> {
                 name: format!("DuckDB {version} read_json + unnest, {threads} threads"),
                 records,
                 elapsed,
+                // The whole Python process, start-up included.
+                cpu: cpu_since(cpu_before, super::cpu::children()),
                 note: "count(*) only, nothing stored".into(),
             })
         }
@@ -151,14 +168,22 @@ pub fn import(params: Params) -> anyhow::Result<()> {
     }
 
     println!();
-    println!("| what | records | time | records/s | MB/s gzip | MB/s JSON | vs. limit | |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    println!(
+        "| what | records | time | records/s | MB/s gzip | MB/s JSON | CPU/record | vs. limit | |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
     let limit_rate = rows[0].records as f64 / rows[0].elapsed.as_secs_f64();
     for row in &rows {
         let secs = row.elapsed.as_secs_f64();
         let rate = row.records as f64 / secs;
+        let cpu = row.cpu.map_or("n/a".to_string(), |c| {
+            format!(
+                "{:.1} µs",
+                c.as_secs_f64() * 1e6 / row.records.max(1) as f64
+            )
+        });
         println!(
-            "| {} | {} | {:.2} s | {:.0} | {:.1} | {:.1} | {:.0}% | {} |",
+            "| {} | {} | {:.2} s | {:.0} | {:.1} | {:.1} | {cpu} | {:.0}% | {} |",
             row.name,
             row.records,
             secs,
@@ -466,7 +491,7 @@ fn measure_store_only(
     files: &[PathBuf],
     dir: &Path,
     batch: usize,
-) -> anyhow::Result<(u64, Duration, Option<Duration>)> {
+) -> anyhow::Result<(u64, Duration, Option<Duration>, Option<Duration>)> {
     let mut events = Vec::new();
     let mut bad = Vec::new();
     for path in files {
@@ -487,6 +512,7 @@ fn measure_store_only(
         .enable_all()
         .build()?;
     let started = Instant::now();
+    let cpu_before = super::cpu::process();
     let mut in_flight = std::collections::VecDeque::new();
     let mut appended = 0u64;
     let mut events = events.into_iter().peekable();
@@ -515,11 +541,12 @@ fn measure_store_only(
     // As `cairn import` does: the event-history index complete before the clock stops.
     runtime.block_on(store.index_tail())?;
     let elapsed = started.elapsed();
-    let cpu = super::cpu::threads(WRITER_THREAD);
+    let cpu = cpu_since(cpu_before, super::cpu::process());
+    let writer_cpu = super::cpu::threads(WRITER_THREAD);
     drop(store);
     std::thread::sleep(Duration::from_millis(300));
     std::fs::remove_dir_all(&data).with_context(|| format!("removing {}", data.display()))?;
-    Ok((appended, elapsed, cpu))
+    Ok((appended, elapsed, cpu, writer_cpu))
 }
 
 const DUCKDB_SCRIPT: &str = r#"
@@ -582,6 +609,11 @@ fn duckdb(
 const WRITER_THREAD: &str = "cairn-store-wri";
 
 /// How busy the store's writer thread was, when /proc tells.
+/// CPU time between two readings.
+fn cpu_since(before: Option<Duration>, after: Option<Duration>) -> Option<Duration> {
+    Some(after?.saturating_sub(before?))
+}
+
 fn busy_note(cpu: Option<Duration>, elapsed: Duration) -> String {
     cpu.map_or(String::new(), |cpu| {
         format!(

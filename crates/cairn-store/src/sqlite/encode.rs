@@ -7,7 +7,8 @@
 //!   costs less per record than compressing one at a time, and shrinks them ~3.5× more (the keys,
 //!   ARNs and agents repeat from record to record), which also shrinks every write that follows
 //!   (WAL, checkpoint, the page cache); reading one record decompresses its block (~40 KB).
-//! - A lone record (a commit of one event, e.g. an API call) stays in its row: one tag byte,
+//! - A run of one record (a commit of one event, e.g. an API call; the one left over after full
+//!   blocks; a record of 64 KiB or more that starts a run) stays in its row: one tag byte,
 //!   then for [`ZSTD_DICT1`] the original length (u32 LE) and a zstd frame compressed against a
 //!   built-in raw-content dictionary of common CloudTrail text ([`DICTIONARY`]). A record that
 //!   does not shrink is stored as is under [`RAW`]. Decoding gives back the exact original
@@ -41,7 +42,7 @@ pub(super) const ZSTD_DICT1: u8 = 1;
 pub(super) const IN_BLOCK: u8 = 2;
 
 /// zstd level: a fast negative level (no entropy coding of literals) — on the sample logs 2.0×
-/// smaller at ~5 µs per 1.3 KB record, against 2.6× at ~9–12 µs for level 1. On two shared cores
+/// smaller at ~3–5 µs per 1.3 KB record (measured at different times), against 2.6× at ~9–12 µs for level 1. On two shared cores
 /// the CPU is what bulk appends run out of (PutAuditEvents: ~12% less server CPU per event).
 const LEVEL: i32 = -5;
 

@@ -25,7 +25,8 @@
 //!
 //! Three B-trees are written per event (the log, its eventID index, the lookup keys — the last
 //! behind the log, in batches, by a thread of its own, see [`indexer`]), and one row of
-//! `blocks` per 32 records of a commit; the encodings are in [`encode`]. Compression and hashing happen on the committing caller's thread, before the
+//! `blocks` per run of 2–32 records (up to ~64 KiB) of a commit; the encodings are in
+//! [`encode`]. Compression and hashing happen on the committing caller's thread, before the
 //! commit reaches the writer.
 //!
 //! # Durability and group commit
@@ -481,8 +482,8 @@ mod layout_tests {
     }
 
     /// The records of a commit share blocks of up to `BLOCK_RECORDS`; every reader gets each
-    /// record back byte for byte (the log in order, by eventID, by lookup), and a record that
-    /// does not shrink or a lone event stays in its row.
+    /// record back byte for byte (the log in order, by eventID, by lookup), and a lone event's
+    /// record stays in its row.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn records_in_blocks_read_back_exactly() {
         let dir = tempfile::tempdir().unwrap();

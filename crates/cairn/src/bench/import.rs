@@ -485,8 +485,8 @@ fn measure_limit(files: &[PathBuf], threads: usize) -> anyhow::Result<(u64, Dura
 }
 
 /// The store's own ceiling: the events of every file built first (not timed), then appended in
-/// batches with two commits in flight, as `cairn import` does. Returns (appended, time, CPU
-/// time of the store's writer thread).
+/// batches with two commits in flight, as `cairn import` does. Returns (appended, time, the
+/// process's CPU time, the store's writer thread's CPU time).
 fn measure_store_only(
     files: &[PathBuf],
     dir: &Path,
@@ -608,12 +608,12 @@ fn duckdb(
 /// The store's writer thread (its name as /proc shows it: 15 bytes at most).
 const WRITER_THREAD: &str = "cairn-store-wri";
 
-/// How busy the store's writer thread was, when /proc tells.
 /// CPU time between two readings.
 fn cpu_since(before: Option<Duration>, after: Option<Duration>) -> Option<Duration> {
     Some(after?.saturating_sub(before?))
 }
 
+/// How busy the store's writer thread was, when /proc tells.
 fn busy_note(cpu: Option<Duration>, elapsed: Duration) -> String {
     cpu.map_or(String::new(), |cpu| {
         format!(

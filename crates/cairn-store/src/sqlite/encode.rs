@@ -42,8 +42,9 @@ pub(super) const ZSTD_DICT1: u8 = 1;
 pub(super) const IN_BLOCK: u8 = 2;
 
 /// zstd level: a fast negative level (no entropy coding of literals) — on the sample logs 2.0×
-/// smaller at ~3–5 µs per 1.3 KB record (measured at different times), against 2.6× at ~9–12 µs for level 1. On two shared cores
-/// the CPU is what bulk appends run out of (PutAuditEvents: ~12% less server CPU per event).
+/// smaller at ~3–5 µs per 1.3 KB record (measured at different times), against 2.6× at ~9–12 µs
+/// for level 1. On two shared cores the CPU is what bulk appends run out of (PutAuditEvents:
+/// ~12% less server CPU per event).
 const LEVEL: i32 = -5;
 
 /// Typical CloudTrail record text (written by hand, not taken from any benchmark input): zstd
@@ -64,26 +65,33 @@ fn backend(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::new(StoreErrorKind::Backend, format!("{what}: {e}"))
 }
 
-/// The stored form of a record's text.
-pub(super) fn encode_record(text: &str) -> Result<Vec<u8>, StoreError> {
-    let compressed = COMPRESSOR.with(|c| {
+/// Runs `f` with this thread's (de)compressor in `cell`, made by `make` on first use: zstd
+/// contexts (and a prepared dictionary's tables) are costly to build and are reused.
+fn with_context<T: 'static, R>(
+    cell: &'static std::thread::LocalKey<RefCell<Option<T>>>,
+    make: impl FnOnce() -> std::io::Result<T>,
+    f: impl FnOnce(&mut T) -> std::io::Result<R>,
+) -> Result<R, StoreError> {
+    cell.with(|c| {
         let mut c = c.borrow_mut();
         if c.is_none() {
-            *c = Some(
-                zstd::bulk::Compressor::with_prepared_dictionary(&CDICT)
-                    .map_err(|e| backend("zstd", e))?,
-            );
+            *c = Some(make().map_err(|e| backend("zstd", e))?);
         }
-        let c = c.as_mut().expect("compressor was just set");
-        let mut out = vec![0; 5 + zstd::zstd_safe::compress_bound(text.len())];
-        out[0] = ZSTD_DICT1;
-        out[1..5].copy_from_slice(&(text.len() as u32).to_le_bytes());
-        let n = c
-            .compress_to_buffer(text.as_bytes(), &mut out[5..])
-            .map_err(|e| backend("zstd", e))?;
-        out.truncate(5 + n);
-        Ok::<_, StoreError>(out)
-    })?;
+        f(c.as_mut().expect("context was just set")).map_err(|e| backend("zstd", e))
+    })
+}
+
+/// The stored form of a record's text.
+pub(super) fn encode_record(text: &str) -> Result<Vec<u8>, StoreError> {
+    let mut compressed = vec![0; 5 + zstd::zstd_safe::compress_bound(text.len())];
+    compressed[0] = ZSTD_DICT1;
+    compressed[1..5].copy_from_slice(&(text.len() as u32).to_le_bytes());
+    let n = with_context(
+        &COMPRESSOR,
+        || zstd::bulk::Compressor::with_prepared_dictionary(&CDICT),
+        |c| c.compress_to_buffer(text.as_bytes(), &mut compressed[5..]),
+    )?;
+    compressed.truncate(5 + n);
     if compressed.len() < text.len() + 1 && text.len() <= u32::MAX as usize {
         return Ok(compressed);
     }
@@ -99,11 +107,7 @@ pub(super) fn decode_record(stored: &[u8]) -> Result<String, StoreError> {
         Some((&RAW, text)) => text.to_vec(),
         Some((&ZSTD_DICT1, rest)) if rest.len() >= 4 => {
             let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
-            let out = decompress(&rest[4..], len)?;
-            if out.len() != len {
-                return Err(corrupt("length mismatch"));
-            }
-            out
+            decompress(&DECOMPRESSOR, make_dict_decompressor, &rest[4..], len)?
         }
         Some((tag, _)) => return Err(corrupt(&format!("unknown encoding {tag}"))),
         None => return Err(corrupt("empty")),
@@ -146,15 +150,11 @@ pub(super) fn encode_block(texts: &[&str]) -> Result<Vec<u8>, StoreError> {
     for (i, t) in texts.iter().enumerate() {
         out[5 + 4 * i..9 + 4 * i].copy_from_slice(&(t.len() as u32).to_le_bytes());
     }
-    let n = BLOCK_COMPRESSOR.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.is_none() {
-            *c = Some(zstd::bulk::Compressor::new(BLOCK_LEVEL).map_err(|e| backend("zstd", e))?);
-        }
-        let c = c.as_mut().expect("compressor was just set");
-        c.compress_to_buffer(&joined, &mut out[header..])
-            .map_err(|e| backend("zstd", e))
-    })?;
+    let n = with_context(
+        &BLOCK_COMPRESSOR,
+        || zstd::bulk::Compressor::new(BLOCK_LEVEL),
+        |c| c.compress_to_buffer(&joined, &mut out[header..]),
+    )?;
     out.truncate(header + n);
     Ok(out)
 }
@@ -212,23 +212,12 @@ pub(super) fn decode_block(stored: &[u8]) -> Result<Block, StoreError> {
             .ok_or_else(|| corrupt("block too large"))?;
         ends.push(total);
     }
-    // The frame says how large its content is: a corrupt count or length is caught before
-    // anything that large is allocated.
-    let frame = &stored[header..];
-    if !matches!(zstd::zstd_safe::get_frame_content_size(frame), Ok(Some(n)) if n == total as u64) {
-        return Err(corrupt("length mismatch"));
-    }
-    let bytes = BLOCK_DECOMPRESSOR.with(|d| {
-        let mut d = d.borrow_mut();
-        if d.is_none() {
-            *d = Some(zstd::bulk::Decompressor::new().map_err(|e| backend("zstd", e))?);
-        }
-        let d = d.as_mut().expect("decompressor was just set");
-        d.decompress(frame, total).map_err(|e| backend("zstd", e))
-    })?;
-    if bytes.len() != total {
-        return Err(corrupt("length mismatch"));
-    }
+    let bytes = decompress(
+        &BLOCK_DECOMPRESSOR,
+        zstd::bulk::Decompressor::new,
+        &stored[header..],
+        total,
+    )?;
     let text = String::from_utf8(bytes).map_err(|_| corrupt("not UTF-8"))?;
     if ends.iter().any(|&e| !text.is_char_boundary(e)) {
         return Err(corrupt("a record is not UTF-8 text"));
@@ -288,24 +277,28 @@ pub(super) fn parse_block_ref(stored: &[u8]) -> Result<Option<(u64, usize)>, Sto
     Ok(Some((back, index as usize)))
 }
 
-/// Decompresses a zstd frame made against [`DICTIONARY`], expecting `len` bytes.
-fn decompress(frame: &[u8], len: usize) -> Result<Vec<u8>, StoreError> {
-    // The frame says how large its content is: a corrupt length is caught before anything that
-    // large is allocated.
+/// The `len` bytes of a zstd frame, decompressed with this thread's decompressor in `cell`.
+fn decompress(
+    cell: &'static std::thread::LocalKey<RefCell<Option<zstd::bulk::Decompressor<'static>>>>,
+    make: impl FnOnce() -> std::io::Result<zstd::bulk::Decompressor<'static>>,
+    frame: &[u8],
+    len: usize,
+) -> Result<Vec<u8>, StoreError> {
+    // The frame says how large its content is: a corrupt length (or record count) is caught
+    // before anything that large is allocated.
     if !matches!(zstd::zstd_safe::get_frame_content_size(frame), Ok(Some(n)) if n == len as u64) {
         return Err(corrupt("length mismatch"));
     }
-    DECOMPRESSOR.with(|d| {
-        let mut d = d.borrow_mut();
-        if d.is_none() {
-            *d = Some(
-                zstd::bulk::Decompressor::with_prepared_dictionary(&DDICT)
-                    .map_err(|e| backend("zstd", e))?,
-            );
-        }
-        let d = d.as_mut().expect("decompressor was just set");
-        d.decompress(frame, len).map_err(|e| backend("zstd", e))
-    })
+    let out = with_context(cell, make, |d| d.decompress(frame, len))?;
+    if out.len() != len {
+        return Err(corrupt("length mismatch"));
+    }
+    Ok(out)
+}
+
+/// A decompressor for records compressed against [`DICTIONARY`].
+fn make_dict_decompressor() -> std::io::Result<zstd::bulk::Decompressor<'static>> {
+    zstd::bulk::Decompressor::with_prepared_dictionary(&DDICT)
 }
 
 /// The 64-bit id of a lookup value or an `eventID`: the first 8 bytes of its SHA-256.

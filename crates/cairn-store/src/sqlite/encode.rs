@@ -180,7 +180,7 @@ impl Block {
     }
 }
 
-fn corrupt(why: &str) -> StoreError {
+pub(super) fn corrupt(why: &str) -> StoreError {
     StoreError::new(
         StoreErrorKind::Backend,
         format!("stored record is corrupt: {why}"),
@@ -229,18 +229,40 @@ pub(super) fn decode_block(stored: &[u8]) -> Result<Block, StoreError> {
 /// far back the block's first event is (`seq - first_seq`) and the record's index in the block.
 pub(super) fn block_ref(back: u64, index: usize) -> Vec<u8> {
     let mut out = vec![IN_BLOCK];
-    for mut n in [back, index as u64] {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(byte);
-                break;
-            }
-            out.push(byte | 0x80);
+    put_varint(&mut out, back);
+    put_varint(&mut out, index as u64);
+    out
+}
+
+/// Appends `n` as an LEB128 varint.
+pub(super) fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Takes an LEB128 varint off the front of `rest`; `None` if it is truncated or over 64 bits.
+pub(super) fn take_varint(rest: &mut &[u8]) -> Option<u64> {
+    let mut n = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, after) = rest.split_first()?;
+        *rest = after;
+        // The tenth byte holds the 64th bit only.
+        if shift == 63 && byte > 1 {
+            return None;
+        }
+        n |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(n);
         }
     }
-    out
+    None
 }
 
 /// `(seq - first_seq, index)` of a row's `record` that points into a block, `None` for a record
@@ -250,22 +272,7 @@ pub(super) fn parse_block_ref(stored: &[u8]) -> Result<Option<(u64, usize)>, Sto
         return Ok(None);
     };
     let mut next = || -> Result<u64, StoreError> {
-        let mut n = 0u64;
-        for shift in (0..64).step_by(7) {
-            let (&byte, after) = rest
-                .split_first()
-                .ok_or_else(|| corrupt("truncated block reference"))?;
-            rest = after;
-            // The tenth byte holds the 64th bit only.
-            if shift == 63 && byte > 1 {
-                return Err(corrupt("bad block reference"));
-            }
-            n |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(n);
-            }
-        }
-        Err(corrupt("bad block reference"))
+        take_varint(&mut rest).ok_or_else(|| corrupt("bad block reference"))
     };
     let back = next()?;
     let index = next()?;

@@ -1,18 +1,19 @@
-//! Event-history lookups as SQL over the `lookup_keys` B-tree.
+//! Event-history lookups over the chunks of the lookup index.
 //!
-//! Every query is one backward range scan of `lookup_keys` at one `(k, v)` — the first
-//! attribute's key, or the history's time key without an attribute — from the page cursor (or
-//! the end of the time range) towards the start, stopping after `limit` rows. Further attribute
-//! conditions are point lookups of the same event's keys. An `EventId` condition instead drives
-//! the query from the `eventID` index (at most a handful of rows).
+//! A query reads the entries of one key — the first attribute's, or the history's time key
+//! without an attribute — bucket by bucket, newest first, from the page cursor (or the end of
+//! the time range) towards the start ([`by_key`]): each bucket's chunks are decoded, their
+//! entries in range sorted, and each event's row fetched until `limit` have matched. Further
+//! attribute conditions are checked against the keys packed in the event's row. An `EventId`
+//! condition instead drives the query from the `eventID` index (at most a handful of rows).
 //!
-//! `lookup_keys` covers the events up to `lookup_index.indexed_through` (see `indexer.rs`); the
+//! The index covers the events up to `lookup_index.indexed_through` (see `indexer.rs`); the
 //! few events after it (the tail) are matched from the keys packed in their rows. Both parts are
 //! read in one read transaction and merged.
 
-use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, params};
 
+use super::chunks::{self, Entry, bucket_of};
 use super::encode::{filter_key, id_key, time_key, unpack_keys};
 use super::reader::Records;
 use crate::{LookedUpEvent, LookupFilter, LookupQuery, StoreError};
@@ -33,101 +34,144 @@ pub(super) fn run(conn: &Connection, q: &LookupQuery) -> Result<Vec<LookedUpEven
     Ok(found)
 }
 
-/// The matches among the events whose keys are in `lookup_keys` (`seq <= indexed`).
+/// The matches among the events the index covers (`seq <= indexed`).
 fn indexed_part(
     conn: &Connection,
     q: &LookupQuery,
     indexed: u64,
 ) -> Result<Vec<LookedUpEvent>, StoreError> {
-    let mut sql = String::new();
-    let mut args: Vec<Sql> = Vec::new();
+    let keys: Vec<(i64, i64)> = q
+        .filters
+        .iter()
+        .filter_map(|f| filter_key(q.history, f))
+        .collect();
     let by_id = q.filters.iter().find_map(|f| match f {
         LookupFilter::EventId(id) => Some(id),
         _ => None,
     });
-    // The (time, seq) columns of the driving table.
-    let (t, s) = match by_id {
-        Some(id) => {
-            sql.push_str(
-                "SELECT e.seq, e.event_id, e.received_at, e.record, e.imported, e.event_time \
-                 FROM events e WHERE e.id_hash = ? AND e.event_id = ? AND e.history = ?",
-            );
-            args.push(Sql::Integer(id_key(id)));
-            args.push(Sql::Text(id.clone()));
-            args.push(Sql::Integer(q.history.code()));
-            ("e.event_time", "e.seq")
-        }
-        None => {
-            let (k, v) = q
-                .filters
-                .iter()
-                .find_map(|f| filter_key(q.history, f))
-                .unwrap_or_else(|| time_key(q.history));
-            sql.push_str(
-                "SELECT e.seq, e.event_id, e.received_at, e.record, e.imported, d.t \
-                 FROM lookup_keys d JOIN events e ON e.seq = d.seq WHERE d.k = ? AND d.v = ?",
-            );
-            args.push(Sql::Integer(k));
-            args.push(Sql::Integer(v));
-            ("d.t", "d.seq")
-        }
-    };
-    // Events past the index are the tail's (an `eventID` query reads them from `events` too).
-    sql.push_str(&format!(" AND {s} <= ?"));
-    args.push(Sql::Integer(indexed as i64));
-    if let Some(start) = q.start_time {
-        sql.push_str(&format!(" AND {t} >= ?"));
-        args.push(Sql::Integer(start));
+    if let Some(id) = by_id {
+        return by_event_id(conn, q, indexed, id, &keys);
     }
-    if let Some(upper) = upper_time(q) {
-        sql.push_str(&format!(" AND {t} <= ?"));
-        args.push(Sql::Integer(upper));
+    match keys.split_first() {
+        Some((&driver, others)) => by_key(conn, q, indexed, driver, others),
+        None => by_key(conn, q, indexed, time_key(q.history), &[]),
     }
-    if let Some((time, seq)) = q.before {
-        sql.push_str(&format!(" AND ({t} < ? OR {s} < ?)"));
-        args.push(Sql::Integer(time));
-        args.push(Sql::Integer(seq as i64));
-    }
-    let mut driver_skipped = by_id.is_some();
-    for f in &q.filters {
-        match f {
-            LookupFilter::EventId(id) => {
-                if by_id != Some(id) {
-                    sql.push_str(" AND e.event_id = ?");
-                    args.push(Sql::Text(id.clone()));
-                }
-            }
-            _ => {
-                let Some((k, v)) = filter_key(q.history, f) else {
-                    continue;
-                };
-                if !driver_skipped {
-                    // The first attribute drives the scan.
-                    driver_skipped = true;
-                    continue;
-                }
-                sql.push_str(&format!(
-                    " AND EXISTS (SELECT 1 FROM lookup_keys x WHERE x.k = ? AND x.v = ? AND x.t = {t} AND x.seq = {s})"
-                ));
-                args.push(Sql::Integer(k));
-                args.push(Sql::Integer(v));
-            }
-        }
-    }
-    sql.push_str(&format!(" ORDER BY {t} DESC, {s} DESC LIMIT ?"));
-    args.push(Sql::Integer(q.limit.min(i64::MAX as usize) as i64));
+}
 
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+/// Whether `(t, seq)` is inside the query's time range and before its page cursor.
+fn in_range(q: &LookupQuery, t: i64, seq: i64) -> bool {
+    q.start_time.is_none_or(|start| t >= start)
+        && upper_time(q).is_none_or(|upper| t <= upper)
+        && q.before
+            .is_none_or(|(bt, bs)| t < bt || (t == bt && seq < bs as i64))
+}
+
+/// The columns [`Records::event`] reads, then the event's time and packed keys.
+const EVENT_COLUMNS: &str = "seq, event_id, received_at, record, imported, event_time, keys";
+
+/// Whether an event row (of [`EVENT_COLUMNS`]) has every key in `required`.
+fn has_keys(row: &rusqlite::Row<'_>, required: &[(i64, i64)]) -> Result<bool, StoreError> {
+    if required.is_empty() {
+        return Ok(true);
+    }
+    let keys = unpack_keys(row.get_ref(6)?.as_blob().map_err(rusqlite::Error::from)?);
+    Ok(required.iter().all(|key| keys.contains(key)))
+}
+
+/// The matches of a query with an `EventId` condition, from the `eventID` index.
+fn by_event_id(
+    conn: &Connection,
+    q: &LookupQuery,
+    indexed: u64,
+    id: &str,
+    keys: &[(i64, i64)],
+) -> Result<Vec<LookedUpEvent>, StoreError> {
+    // Two different ids in one query match nothing.
+    if q.filters
+        .iter()
+        .any(|f| matches!(f, LookupFilter::EventId(other) if other != id))
+    {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE id_hash = ?1 AND event_id = ?2 AND history = ?3 \
+         AND seq <= ?4 ORDER BY event_time DESC, seq DESC"
+    ))?;
+    let mut rows = stmt.query(params![id_key(id), id, q.history.code(), indexed as i64])?;
     let mut records = Records::new(conn);
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        out.push(LookedUpEvent {
-            event: records.event(row)?,
-            event_time: row.get(5)?,
-        });
+        let (t, seq): (i64, i64) = (row.get(5)?, row.get(0)?);
+        if out.len() < q.limit && in_range(q, t, seq) && has_keys(row, keys)? {
+            out.push(LookedUpEvent {
+                event: records.event(row)?,
+                event_time: t,
+            });
+        }
     }
     Ok(out)
+}
+
+/// The matches of a query driven by the entries of key `(k, v)`; each must also have the
+/// keys in `others`.
+fn by_key(
+    conn: &Connection,
+    q: &LookupQuery,
+    indexed: u64,
+    (k, v): (i64, i64),
+    others: &[(i64, i64)],
+) -> Result<Vec<LookedUpEvent>, StoreError> {
+    let low = q.start_time.unwrap_or(i64::MIN);
+    let high = upper_time(q).unwrap_or(i64::MAX);
+    let mut out = Vec::new();
+    if low > high || q.limit == 0 {
+        return Ok(out);
+    }
+    // Chunks of the key overlapping [low, high], newest bucket first.
+    let mut chunks = conn.prepare_cached(
+        "SELECT bucket, entries FROM lookup_chunks WHERE k = ?1 AND v = ?2 \
+         AND bucket BETWEEN ?3 AND ?4 AND t_min <= ?5 AND t_max >= ?6 ORDER BY bucket DESC",
+    )?;
+    let mut chunks = chunks.query(params![k, v, bucket_of(low), bucket_of(high), high, low])?;
+    let mut fetch = conn.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE seq = ?1"
+    ))?;
+    let mut records = Records::new(conn);
+    // The entries of the bucket being read.
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut current = None;
+    loop {
+        let chunk = chunks.next()?;
+        let bucket = chunk.map(|c| c.get::<_, i64>(0)).transpose()?;
+        if current.is_some() && bucket != current {
+            // Every chunk of the bucket is in: its entries, newest first.
+            entries.retain(|&(t, seq)| seq <= indexed as i64 && in_range(q, t, seq));
+            entries.sort_unstable_by(|a, b| b.cmp(a));
+            entries.dedup();
+            for &(t, seq) in &entries {
+                let mut rows = fetch.query([seq])?;
+                // No row: an event retention has deleted.
+                if let Some(row) = rows.next()?
+                    && has_keys(row, others)?
+                {
+                    out.push(LookedUpEvent {
+                        event: records.event(row)?,
+                        event_time: t,
+                    });
+                    if out.len() >= q.limit {
+                        return Ok(out);
+                    }
+                }
+            }
+            entries.clear();
+        }
+        let (Some(chunk), Some(bucket)) = (chunk, bucket) else {
+            return Ok(out);
+        };
+        current = Some(bucket);
+        let data = chunk.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+        chunks::decode(bucket, data, &mut entries)?;
+    }
 }
 
 /// The inclusive upper bound on `eventTime`: the end of the range or the page cursor's time.
@@ -164,7 +208,6 @@ fn tail_part(
             _ => None,
         })
         .collect();
-    let upper = upper_time(q);
     // (event_time, seq) of every match: only those records are read and decoded.
     let mut hits: Vec<(i64, i64)> = Vec::new();
     {
@@ -175,11 +218,7 @@ fn tail_part(
         while let Some(row) = rows.next()? {
             let seq: i64 = row.get(0)?;
             let time: i64 = row.get(1)?;
-            let in_range = q.start_time.is_none_or(|start| time >= start)
-                && upper.is_none_or(|upper| time <= upper)
-                && q.before
-                    .is_none_or(|(t, s)| time < t || (time == t && seq < s as i64));
-            if !in_range {
+            if !in_range(q, time, seq) {
                 continue;
             }
             let id = row.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;

@@ -19,13 +19,15 @@
 //! catalog(namespace, key, value)       -- JSON documents: trails, tags, channels, ...
 //! checkpoints(consumer PRIMARY KEY, position)
 //! -- events-lookup.db (derived from the rows' packed keys; attached to readers as `idx`)
-//! lookup_keys(k, v, t, seq) WITHOUT ROWID  -- every LookupEvents key of every event, one B-tree
-//! lookup_index(indexed_through)        -- how far lookup_keys is built ([`indexer`])
+//! lookup_chunks(k, v, bucket, t_min, t_max, last_seq, n,
+//!               entries BLOB)          -- every LookupEvents key of every event: its (eventTime,
+//!                                      -- seq) entries by key and 64 s bucket ([`chunks`])
+//! lookup_index(indexed_through)        -- how far lookup_chunks is built ([`indexer`])
 //! ```
 //!
-//! Three B-trees are written per event (the log, its eventID index, the lookup keys — the last
-//! behind the log, in batches, by a thread of its own, see [`indexer`]), and one row of
-//! `blocks` per run of 2–32 records (up to ~64 KiB) of a commit; the encodings are in
+//! Two B-trees are written per event (the log and its eventID index), one row of `blocks` per
+//! run of 2–32 records (up to ~64 KiB) of a commit, and the lookup chunks behind the log, in
+//! batches, by a thread of its own (a row per key and 64 s bucket of a batch, see [`indexer`]); the encodings are in
 //! [`encode`]. Compression and hashing happen on the committing caller's thread, before the
 //! commit reaches the writer.
 //!
@@ -42,6 +44,7 @@
 //!
 //! Reads use a small pool of separate read-only connections; WAL lets them run beside the writer.
 
+mod chunks;
 mod encode;
 mod indexer;
 mod lookup;
@@ -104,7 +107,7 @@ impl SqliteStore {
         })?;
         // Readers attach the lookup file by its path as text: refuse a path that has none.
         schema::utf8(&real)?;
-        schema::prepare_writer(&conn, &real)?;
+        schema::prepare_writer(&conn)?;
         let health = Arc::new(syncer::Health::default());
         // The indexer first: it creates the lookup file the writer and the readers rely on.
         let indexer = indexer::Indexer::spawn(&real, health.clone())?;
@@ -286,8 +289,10 @@ impl Store for SqliteStore {
                 reply,
             })
             .await?;
-        if let Err(e) = self.inner.indexer.delete_keys(expired.keys).await {
-            tracing::warn!(error = %e, "deleting expired events' lookup keys failed; they match no event and only take space");
+        if expired.count > 0
+            && let Err(e) = self.inner.indexer.delete_through(expired.through).await
+        {
+            tracing::warn!(error = %e, "deleting expired events' lookup chunks failed; their entries match no event and only take space");
         }
         Ok(expired.count)
     }
@@ -459,7 +464,7 @@ mod layout_tests {
         assert!(err.to_string().contains("cairn import"), "{err}");
     }
 
-    /// Retention removes an event's lookup keys with it.
+    /// Retention removes an event's index entries with it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn expiry_removes_lookup_keys() {
         let dir = tempfile::tempdir().unwrap();
@@ -672,7 +677,7 @@ mod layout_tests {
 
     async fn key_count(store: &SqliteStore) -> i64 {
         store
-            .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM lookup_keys", [], |r| r.get(0))?))
+            .read(|c| Ok(indexer::tests::all_entries(c).len() as i64))
             .await
             .unwrap()
     }
@@ -748,7 +753,112 @@ mod layout_tests {
         out
     }
 
-    /// Lookups answer the same whether the events' keys are in `lookup_keys` yet or only in
+    /// Many events in few buckets — more than a chunk holds, indexed over several batches that
+    /// top up each other's chunks, times out of order and many to a second — page the same
+    /// from the index as from the rows' packed keys (the tail), newest first.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn chunked_lookups_agree_with_the_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("events.db")).unwrap();
+        let users = ["alice", "bob", "carol"];
+        let names = ["GetUser", "CreateUser", "DeleteUser"];
+        let event_at = |i: u32| {
+            // 0..300 s past 08:00, back and forth: five buckets, ~4 events a second.
+            let second = (i * 37) % 300;
+            let r = serde_json::json!({
+                "eventVersion": "1.08",
+                "userIdentity": {"type": "IAMUser", "userName": users[(i / 2) as usize % 3]},
+                "eventTime": format!("2026-11-23T08:{:02}:{:02}Z", second / 60, second % 60),
+                "eventSource": "iam.amazonaws.com",
+                "eventName": names[i as usize % 3],
+                "eventID": format!("e-{i}"),
+                "readOnly": i % 5 == 0,
+            });
+            NewEvent::from_record_value(&r, 0).unwrap()
+        };
+        let pages = |limit: usize| {
+            let mut qs = Vec::new();
+            for filters in [
+                vec![],
+                vec![LookupFilter::Username("alice".into())],
+                vec![
+                    LookupFilter::ReadOnly(true),
+                    LookupFilter::EventName("GetUser".into()),
+                ],
+            ] {
+                for (start, end) in [(None, None), (Some(1_795_420_850), Some(1_795_420_999))] {
+                    qs.push(LookupQuery {
+                        history: HistoryKind::Events,
+                        start_time: start,
+                        end_time: end,
+                        filters: filters.clone(),
+                        before: None,
+                        limit,
+                    });
+                }
+            }
+            qs
+        };
+        store.inner.indexer.hold(true);
+        let total = 1_300;
+        for range in [0..400, 400..700, 700..total] {
+            store
+                .commit(Commit::events(range.map(event_at).collect()))
+                .await
+                .unwrap();
+        }
+        let mut from_rows = Vec::new();
+        for q in pages(50) {
+            from_rows.push(all_pages(&store, q).await);
+        }
+        // Everything: newest first, by time then by seq.
+        let mut expected: Vec<(u32, u32)> = (0..total).map(|i| ((i * 37) % 300, i)).collect();
+        expected.sort_unstable_by(|a, b| b.cmp(a));
+        let expected: Vec<String> = expected.iter().map(|(_, i)| format!("e-{i}")).collect();
+        assert_eq!(from_rows[0], expected);
+        assert!(from_rows.iter().all(|ids| !ids.is_empty()));
+        // Indexed in three steps, each topping up the chunks the last one left open.
+        store.inner.indexer.hold(false);
+        store.index_tail().await.unwrap();
+        for more in [total..total + 200, total + 200..total + 210] {
+            store
+                .commit(Commit::events(more.clone().map(event_at).collect()))
+                .await
+                .unwrap();
+            store.index_tail().await.unwrap();
+        }
+        let (chunks, entries): (i64, i64) = store
+            .read(|c| {
+                Ok(
+                    c.query_row("SELECT COUNT(*), SUM(n) FROM lookup_chunks", [], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?,
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(entries, key_count(&store).await);
+        assert!(
+            chunks * 20 < entries,
+            "{chunks} chunks for {entries} entries"
+        );
+        // The later events are in the answers too; without them, the same as from the rows.
+        for (q, rows) in pages(50).into_iter().zip(&from_rows) {
+            let all = all_pages(&store, q.clone()).await;
+            let old: Vec<String> = all
+                .iter()
+                .filter(|id| id[2..].parse::<u32>().unwrap() < total)
+                .cloned()
+                .collect();
+            assert_eq!(&old, rows, "{q:?}");
+            assert!(all.len() >= rows.len());
+            // Pages of another size cut the same list.
+            let q7 = LookupQuery { limit: 7, ..q };
+            assert_eq!(all_pages(&store, q7).await, all);
+        }
+    }
+
+    /// Lookups answer the same whether the events' keys are in the index yet or only in
     /// their rows (the tail), and pages cross the boundary between the two without loss or
     /// repetition — in time order even where the tail holds older events than the index.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -799,58 +909,37 @@ mod layout_tests {
         assert_eq!(mixed[10], vec!["e-7".to_string()]);
     }
 
-    /// A v2 or v3 store (lookup index inside the log file) opens as v5: its index is copied into
-    /// the lookup file (not rebuilt), with how far it was built, and the old tables are dropped.
+    /// A v2 or v3 store (lookup index inside the log file) opens as v5: the old tables are
+    /// dropped and the index is rebuilt in the lookup file from the rows' packed keys.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_older_store_moves_its_index_out() {
+    async fn an_older_store_rebuilds_its_index() {
         for version in [2, 3] {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("events.db");
-            {
-                let store = SqliteStore::open(&path).unwrap();
-                store
-                    .commit(Commit::events(vec![
-                        event("e-1", "CreateUser", "alice"),
-                        event("e-2", "CreateUser", "bob"),
-                    ]))
-                    .await
-                    .unwrap();
-                store.index_tail().await.unwrap();
-            }
+            two_events(&path).await;
             let lookup = schema::lookup_path(&path);
             {
-                // The old layout: the keys in the log file (v3: only event 1's, indexed through
-                // 1; v2: all), plus one key a rebuild from the rows would not make, so the test
-                // tells a copy from a rebuild.
+                // The old layout: the keys in the log file, one of them for a user no event
+                // has (a copy would keep it; a rebuild does not).
                 let conn = Connection::open(&path).unwrap();
-                conn.execute("ATTACH DATABASE ?1 AS old", [lookup.to_string_lossy()])
-                    .unwrap();
                 let (k, v) = encode::filter_key(
                     crate::HistoryKind::Events,
                     &LookupFilter::Username("zed".into()),
                 )
                 .unwrap();
-                let copied_seqs = if version == 3 { 1 } else { 2 };
                 conn.execute_batch(&format!(
                     "CREATE TABLE main.lookup_keys (k, v, t, seq, PRIMARY KEY (k, v, t, seq)) WITHOUT ROWID;
-                     INSERT INTO main.lookup_keys SELECT k, v, t, seq FROM old.lookup_keys WHERE seq <= {copied_seqs};
-                     INSERT INTO main.lookup_keys SELECT {k}, {v}, t, seq FROM old.lookup_keys WHERE seq = 1 LIMIT 1;
+                     INSERT INTO main.lookup_keys VALUES ({k}, {v}, 0, 1);
+                     CREATE TABLE main.lookup_index (id INTEGER PRIMARY KEY, indexed_through INTEGER);
+                     INSERT INTO main.lookup_index VALUES (0, 2);
                      PRAGMA main.user_version = {version};"
                 ))
                 .unwrap();
-                if version == 3 {
-                    conn.execute_batch(
-                        "CREATE TABLE main.lookup_index (id INTEGER PRIMARY KEY, indexed_through INTEGER);
-                         INSERT INTO main.lookup_index VALUES (0, 1);",
-                    )
-                    .unwrap();
-                }
             }
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", lookup.display()));
             }
             let store = SqliteStore::open(&path).unwrap();
-            store.inner.indexer.hold(true);
             let old_tables: i64 = store
                 .read(|c| {
                     Ok(c.query_row(
@@ -866,27 +955,72 @@ mod layout_tests {
                 .await
                 .unwrap();
             assert_eq!((user_version, old_tables), (5, 0), "v{version}");
-            let expected_through = if version == 3 { 1 } else { 2 };
-            assert_eq!(
-                indexed_through(&store).await,
-                expected_through,
-                "v{version}: how far the old index was built"
-            );
             store.index_tail().await.unwrap();
             assert_eq!(indexed_through(&store).await, 2, "v{version}");
             assert_eq!(
                 key_count(&store).await,
-                9,
-                "v{version}: time, name, user, read-only of each event + zed"
+                8,
+                "v{version}: time, name, user, read-only of each event"
             );
-            for user in ["alice", "bob", "zed"] {
+            for (user, n) in [("alice", 1), ("bob", 1), ("zed", 0)] {
                 let found = store
                     .lookup(by(LookupFilter::Username(user.into())))
                     .await
                     .unwrap();
-                assert_eq!(found.len(), 1, "v{version} {user}");
+                assert_eq!(found.len(), n, "v{version} {user}");
             }
         }
+    }
+
+    /// A lookup file of the first layout (a `lookup_keys` row per entry) is rebuilt in chunks.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lookup_file_of_rows_is_rebuilt_in_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        two_events(&path).await;
+        {
+            let conn = Connection::open(schema::lookup_path(&path)).unwrap();
+            conn.execute_batch(
+                "DROP TABLE lookup_chunks;
+                 CREATE TABLE lookup_keys (k, v, t, seq, PRIMARY KEY (k, v, t, seq)) WITHOUT ROWID;
+                 UPDATE lookup_index SET indexed_through = 2;",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        store.index_tail().await.unwrap();
+        let old: i64 = store
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT COUNT(*) FROM idx.sqlite_master WHERE name = 'lookup_keys'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(old, 0);
+        assert_eq!(key_count(&store).await, 8);
+        for user in ["alice", "bob"] {
+            let found = store
+                .lookup(by(LookupFilter::Username(user.into())))
+                .await
+                .unwrap();
+            assert_eq!(found.len(), 1, "{user}");
+        }
+    }
+
+    /// A store at `path` with two events (alice's and bob's), indexed, then closed.
+    async fn two_events(path: &Path) {
+        let store = SqliteStore::open(path).unwrap();
+        store
+            .commit(Commit::events(vec![
+                event("e-1", "CreateUser", "alice"),
+                event("e-2", "CreateUser", "bob"),
+            ]))
+            .await
+            .unwrap();
+        store.index_tail().await.unwrap();
     }
 
     /// A lookup file that is ahead of the log beside it (another log's, e.g. a log restored

@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS blocks (
     last_seq   INTEGER NOT NULL,
     data       BLOB NOT NULL
 );
--- v2 and v3 kept the lookup index in this file; v4 rebuilds it in the lookup file.
+-- v2 and v3 kept the lookup index in this file; it is rebuilt in the lookup file.
 DROP TABLE IF EXISTS lookup_keys;
 DROP TABLE IF EXISTS lookup_index;
 CREATE TABLE IF NOT EXISTS log_state (
@@ -65,18 +65,27 @@ pub(super) fn lookup_path(log: &Path) -> PathBuf {
     log.with_file_name(format!("{stem}-lookup.db"))
 }
 
-/// The lookup index: every event-history key of every event, in one B-tree: k = history * 16 +
-/// attribute, v = the value's 64-bit id, t = eventTime (Unix s). A lookup is one backward range
-/// scan of (k, v) from the page cursor (t, seq). `lookup_index.indexed_through`: how far it is
-/// built; events past it are matched from the keys packed in their rows.
-const LOOKUP_SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS lookup_keys (
-    k   INTEGER NOT NULL,
-    v   INTEGER NOT NULL,
-    t   INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    PRIMARY KEY (k, v, t, seq)
-) WITHOUT ROWID;
+/// The lookup index (lookup file v2): every event-history key of every event, as entries `(t,
+/// seq)` in chunks (see `chunks.rs`): `k` = history * 16 + attribute, `v` = the value's 64-bit
+/// id, `bucket` = eventTime / 64 s; `t_min`/`t_max` bound the chunk's eventTimes, `last_seq` its
+/// highest `seq` (retention deletes a chunk with its last event), `n` its entries.
+/// `lookup_index.indexed_through`: how far it is built; events past it are matched from the
+/// keys packed in their rows. (v1 of the file held one `lookup_keys` row per entry; a v1 file
+/// is emptied and rebuilt from the log at open.)
+pub(super) const LOOKUP_SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS lookup_chunks (
+    id        INTEGER PRIMARY KEY,
+    k         INTEGER NOT NULL,
+    v         INTEGER NOT NULL,
+    bucket    INTEGER NOT NULL,
+    t_min     INTEGER NOT NULL,
+    t_max     INTEGER NOT NULL,
+    last_seq  INTEGER NOT NULL,
+    n         INTEGER NOT NULL,
+    entries   BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS lookup_chunks_key ON lookup_chunks(k, v, bucket);
+CREATE INDEX IF NOT EXISTS lookup_chunks_seq ON lookup_chunks(last_seq);
 CREATE TABLE IF NOT EXISTS lookup_index (
     id               INTEGER PRIMARY KEY CHECK (id = 0),
     indexed_through  INTEGER NOT NULL
@@ -96,8 +105,30 @@ pub(super) fn prepare_lookup_writer(conn: &Connection) -> Result<(), StoreError>
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "cache_size", -65536)?;
     conn.pragma_update(None, "journal_size_limit", super::wal::KEPT_WAL_BYTES)?;
-    conn.execute_batch(&format!("BEGIN IMMEDIATE; {LOOKUP_SCHEMA} COMMIT;"))?;
-    Ok(())
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let prepared = (|| -> Result<(), StoreError> {
+        let v1: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'lookup_keys'",
+            [],
+            |r| r.get(0),
+        )?;
+        conn.execute_batch(LOOKUP_SCHEMA)?;
+        if v1 > 0 {
+            // A row per entry (v1): rebuilt as chunks from the log's packed keys.
+            tracing::info!("rebuilding the event history index in chunks (lookup file v1 -> v2)");
+            conn.execute_batch(
+                "DROP TABLE lookup_keys; UPDATE lookup_index SET indexed_through = 0 WHERE id = 0;",
+            )?;
+        }
+        Ok(())
+    })();
+    match prepared {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(_) => {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
+    prepared
 }
 
 /// Settings for the single writer connection, then the schema.
@@ -106,8 +137,9 @@ pub(super) fn prepare_lookup_writer(conn: &Connection) -> Result<(), StoreError>
 /// (`syncer.rs`) fdatasyncs the WAL before any caller of that commit is answered — as durable as
 /// `FULL`, with the fsync off the writer's path. Never go below NORMAL, and never answer a
 /// caller without the syncer: an audit log has no lossy mode.
-/// `path` is the log file's real path (the lookup file goes beside it).
-pub(super) fn prepare_writer(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+/// A v2 or v3 store (its lookup index inside the log file) loses that index here; the indexer
+/// rebuilds it in the lookup file.
+pub(super) fn prepare_writer(conn: &Connection) -> Result<(), StoreError> {
     // First: switching to WAL and reading the schema can meet another process's lock.
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // 8 KiB pages: measured with the schema-1 layout (4 KiB 25k, 16 KiB 45k, 8 KiB 65k
@@ -141,56 +173,10 @@ pub(super) fn prepare_writer(conn: &Connection, path: &Path) -> Result<(), Store
              data dir aside and start fresh (re-import delivered log files with `cairn import`)",
         ));
     }
-    if version == 2 || version == 3 {
-        move_index_out(conn, path, version)?;
-    }
     conn.execute_batch(&format!(
         "BEGIN IMMEDIATE; {SCHEMA_V5} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
     ))?;
     Ok(())
-}
-
-/// Copies the lookup index of a v2 or v3 store (kept in the log file) into the lookup file, so
-/// an upgraded store does not rebuild it. The old tables are dropped afterwards, in the log
-/// file's own transaction: a crash in between leaves a v3 store that copies again at next open.
-fn move_index_out(conn: &Connection, path: &Path, version: i64) -> Result<(), StoreError> {
-    let lookup = lookup_path(path);
-    // The lookup file gets its settings (WAL, page size) and tables on a connection of its own.
-    prepare_lookup_writer(&Connection::open(&lookup)?)?;
-    conn.execute("ATTACH DATABASE ?1 AS idx", [utf8(&lookup)?])?;
-    let copied = (|| -> Result<(), StoreError> {
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        // Looked at inside the transaction: another process may have upgraded the store since
-        // this one read its version.
-        let table_exists = |name: &str| -> Result<bool, StoreError> {
-            Ok(conn.query_row(
-                "SELECT COUNT(*) FROM main.sqlite_master WHERE type = 'table' AND name = ?1",
-                [name],
-                |r| r.get::<_, i64>(0),
-            )? > 0)
-        };
-        if table_exists("lookup_keys")? {
-            // v3 records how far its index is built; v2 indexed every commit at once.
-            let through = if version == 3 && table_exists("lookup_index")? {
-                "(SELECT indexed_through FROM main.lookup_index WHERE id = 0)"
-            } else {
-                "(SELECT COALESCE(MAX(seq), 0) FROM main.events)"
-            };
-            tracing::info!(lookup = %lookup.display(), "moving the event history index into its own file (schema {version} -> {SCHEMA_VERSION})");
-            conn.execute_batch(&format!(
-                "DELETE FROM idx.lookup_keys;
-                 INSERT INTO idx.lookup_keys (k, v, t, seq) SELECT k, v, t, seq FROM main.lookup_keys;
-                 UPDATE idx.lookup_index SET indexed_through = {through} WHERE id = 0;"
-            ))?;
-        }
-        conn.execute_batch("COMMIT")?;
-        Ok(())
-    })();
-    if copied.is_err() && !conn.is_autocommit() {
-        let _ = conn.execute_batch("ROLLBACK");
-    }
-    conn.execute("DETACH DATABASE idx", [])?;
-    copied
 }
 
 /// A path as the UTF-8 text `ATTACH` takes; a path that is not UTF-8 is refused rather than

@@ -61,8 +61,8 @@ pub(super) enum Job {
         catalog: Vec<CatalogWrite>,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
-    /// Deletes up to `limit` expired events; answers their index keys, for
-    /// [`indexer::Indexer::delete_keys`].
+    /// Deletes up to `limit` expired events; answers how far, for
+    /// [`indexer::Indexer::delete_through`].
     Expire {
         received_before_ms: i64,
         limit: usize,
@@ -89,8 +89,8 @@ enum Done {
 pub(super) struct Expired {
     /// Events deleted.
     pub count: u64,
-    /// Their lookup keys, to delete from the index.
-    pub keys: Vec<indexer::IndexKey>,
+    /// Every event up to this `seq` is gone.
+    pub through: u64,
 }
 
 impl Job {
@@ -626,8 +626,7 @@ fn apply_advance(
     apply_catalog(conn, catalog)
 }
 
-/// Deletes the oldest expired events, never one a consumer has yet to process, and returns
-/// their lookup keys (taken from the rows before they go).
+/// Deletes the oldest expired events, never one a consumer has yet to process.
 ///
 /// Events are deleted in `seq` order from the front of the log, so the log stays a contiguous
 /// range; `received_at` grows with `seq` for events received live, and an imported old event is
@@ -640,24 +639,18 @@ fn apply_expire(
     let lowest_checkpoint: Option<i64> =
         conn.query_row("SELECT MIN(position) FROM checkpoints", [], |r| r.get(0))?;
     let ceiling = lowest_checkpoint.unwrap_or(i64::MAX);
-    let mut keys = Vec::new();
-    let (mut first, mut last) = (None, 0);
-    {
-        let mut doomed = conn.prepare_cached(
-            "SELECT seq, event_time, keys FROM events WHERE received_at < ?1 AND seq <= ?2 \
-             ORDER BY seq LIMIT ?3",
-        )?;
-        let mut rows = doomed.query(params![received_before_ms, ceiling, limit as i64])?;
-        while let Some(row) = rows.next()? {
-            let seq = indexer::row_keys(row, &mut keys)?;
-            first.get_or_insert(seq);
-            last = seq;
-        }
-    }
-    let Some(first) = first else {
+    let span: (Option<i64>, Option<i64>) = conn
+        .prepare_cached(
+            "SELECT MIN(seq), MAX(seq) FROM (SELECT seq FROM events WHERE received_at < ?1 \
+             AND seq <= ?2 ORDER BY seq LIMIT ?3)",
+        )?
+        .query_row(params![received_before_ms, ceiling, limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let (Some(first), Some(last)) = span else {
         return Ok(Expired {
             count: 0,
-            keys: Vec::new(),
+            through: 0,
         });
     };
     let count = conn
@@ -675,8 +668,14 @@ fn apply_expire(
         "UPDATE log_state SET expired_through = MAX(expired_through, ?1) WHERE id = 0",
     )?
     .execute([last])?;
+    // Every event before the oldest one left is gone (one received after the cut-off can
+    // outlive older-numbered neighbours): index chunks up to here match no event any more.
+    let oldest_left: Option<i64> = conn
+        .prepare_cached("SELECT MIN(seq) FROM events")?
+        .query_row([], |r| r.get(0))?;
+    let through = oldest_left.map_or(last, |s| last.min(s - 1));
     Ok(Expired {
         count: count as u64,
-        keys,
+        through: through.max(0) as u64,
     })
 }

@@ -1,0 +1,195 @@
+//! How the event-history index stores its entries: in chunks, many entries to a row.
+//!
+//! An index entry says "event `seq`, whose eventTime is `t`, has the lookup key `(k, v)`". The
+//! entries of one key whose eventTimes fall in one [`BUCKET_SECS`]-wide bucket are stored
+//! together, up to [`MAX_ENTRIES`] to a row of `lookup_chunks`, sorted and delta-encoded
+//! ([`encode`]): 2–4 bytes an entry instead of a B-tree row each. Why: with a row per entry
+//! (6–7 per event) the indexer was the largest single cost of a bulk import — a quarter of
+//! `cairn import`'s CPU, ~1.5 µs per key — while real CloudTrail traffic is dense in time, so
+//! a chunk holds hundreds of entries wherever there are many events (see BENCHMARKS.md).
+//!
+//! A lookup reads its key's buckets newest first ([`super::lookup`]); in each it decodes the
+//! chunks that overlap the wanted times and sorts their entries. A bucket's chunks come from
+//! different index batches and may overlap in time; the indexer tops up a bucket's last chunk
+//! before it starts another, so a bucket has about `entries / MAX_ENTRIES` chunks, however
+//! small the batches (a server indexing a trickle of events).
+
+use super::encode::{corrupt, put_varint, take_varint};
+use crate::StoreError;
+
+/// The width of a bucket of eventTimes, in seconds. Wide enough that a bucket of a busy key
+/// fills its chunks; narrow enough that a page of a lookup, which decodes the whole bucket it
+/// starts in, decodes few entries it does not return.
+pub(super) const BUCKET_SECS: i64 = 64;
+
+/// Entries in a chunk at most (its row stays a few KiB, well inside a page or two).
+pub(super) const MAX_ENTRIES: usize = 512;
+
+/// One index entry of a key: `(t, seq)` — the event's eventTime (Unix seconds) and its `seq`.
+pub(super) type Entry = (i64, i64);
+
+/// The bucket of eventTime `t`.
+pub(super) fn bucket_of(t: i64) -> i64 {
+    t.div_euclid(BUCKET_SECS)
+}
+
+/// The entries of one batch by `(k, v, bucket)`, in key order, each list sorted and without
+/// repeats.
+pub(super) fn group(keys: &[(i64, i64, i64, i64)]) -> Vec<((i64, i64, i64), Vec<Entry>)> {
+    let mut all: Vec<_> = keys
+        .iter()
+        .map(|&(k, v, t, seq)| (k, v, bucket_of(t), t, seq))
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    let mut groups: Vec<((i64, i64, i64), Vec<Entry>)> = Vec::new();
+    for (k, v, bucket, t, seq) in all {
+        match groups.last_mut() {
+            Some((key, entries)) if *key == (k, v, bucket) => entries.push((t, seq)),
+            _ => groups.push(((k, v, bucket), vec![(t, seq)])),
+        }
+    }
+    groups
+}
+
+/// Encodes entries sorted by `(t, seq)`, all in `bucket`: per entry, as LEB128 varints, how
+/// far its `t` is past the previous one's (the first's: past the bucket's start), then its
+/// `seq`'s difference from the previous one's, zigzag-encoded (the first's: from 0).
+pub(super) fn encode(bucket: i64, entries: &[Entry]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(entries.len() * 4);
+    let (mut t0, mut s0) = (bucket * BUCKET_SECS, 0i64);
+    for &(t, seq) in entries {
+        debug_assert!(
+            t >= t0 && bucket_of(t) == bucket,
+            "entries sorted, in the bucket"
+        );
+        put_varint(&mut out, (t - t0) as u64);
+        let ds = seq.wrapping_sub(s0);
+        put_varint(&mut out, ((ds << 1) ^ (ds >> 63)) as u64);
+        (t0, s0) = (t, seq);
+    }
+    out
+}
+
+/// Appends the entries of a chunk of `bucket` to `into`; a chunk that does not decode to
+/// entries of its bucket is an error.
+pub(super) fn decode(
+    bucket: i64,
+    mut data: &[u8],
+    into: &mut Vec<Entry>,
+) -> Result<(), StoreError> {
+    let bad = || corrupt("bad index chunk");
+    let start = bucket.checked_mul(BUCKET_SECS).ok_or_else(bad)?;
+    let (mut t, mut seq) = (start, 0i64);
+    while !data.is_empty() {
+        let dt = take_varint(&mut data).ok_or_else(bad)?;
+        let ds = take_varint(&mut data).ok_or_else(bad)?;
+        t = i64::try_from(dt)
+            .ok()
+            .and_then(|dt| t.checked_add(dt))
+            .filter(|&t| t - start < BUCKET_SECS)
+            .ok_or_else(bad)?;
+        seq = seq.wrapping_add((ds >> 1) as i64 ^ -((ds & 1) as i64));
+        into.push((t, seq));
+    }
+    Ok(())
+}
+
+/// Merges `more` into `entries` (both sorted), keeping them sorted and without repeats.
+pub(super) fn merge(entries: &mut Vec<Entry>, more: &[Entry]) {
+    entries.extend_from_slice(more);
+    entries.sort_unstable();
+    entries.dedup();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(bucket: i64, entries: &[Entry]) -> Vec<Entry> {
+        let mut back = Vec::new();
+        decode(bucket, &encode(bucket, entries), &mut back).unwrap();
+        back
+    }
+
+    #[test]
+    fn chunks_round_trip() {
+        let b = bucket_of(1_790_000_000);
+        let start = b * BUCKET_SECS;
+        let entries = vec![
+            (start, 7),
+            (start, 1_000_000_000_000),
+            (start + 5, 3),
+            (start + 63, i64::MAX),
+            (start + 63, 7),
+        ];
+        let mut sorted = entries.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(round_trip(b, &sorted), sorted);
+        assert_eq!(round_trip(b, &[]), vec![]);
+        // Times before 1970 have buckets too.
+        let old = bucket_of(-1);
+        assert_eq!(old, -1);
+        assert_eq!(
+            round_trip(old, &[(-64, 1), (-1, 2)]),
+            vec![(-64, 1), (-1, 2)]
+        );
+    }
+
+    #[test]
+    fn entries_pack_small() {
+        // A dense run of a busy key: under 3 bytes an entry.
+        let start = bucket_of(1_790_000_000) * BUCKET_SECS;
+        let entries: Vec<Entry> = (0..512)
+            .map(|i| (start + i / 8, 5_000_000 + i * 3))
+            .collect();
+        assert!(encode(bucket_of(start), &entries).len() < 3 * 512);
+    }
+
+    #[test]
+    fn corrupt_chunks_are_errors() {
+        let b = 1000;
+        let good = encode(b, &[(b * BUCKET_SECS + 1, 9), (b * BUCKET_SECS + 2, 10)]);
+        // Truncated inside a varint or between a time and its seq.
+        let mut cut = good.clone();
+        cut.pop();
+        assert!(decode(b, &cut, &mut Vec::new()).is_err());
+        assert!(decode(b, &[0x80], &mut Vec::new()).is_err());
+        // A time past the bucket.
+        let mut past = Vec::new();
+        put_varint(&mut past, BUCKET_SECS as u64);
+        put_varint(&mut past, 2);
+        assert!(decode(b, &past, &mut Vec::new()).is_err());
+        // An absurd time step.
+        let mut huge = Vec::new();
+        put_varint(&mut huge, u64::MAX);
+        put_varint(&mut huge, 2);
+        assert!(decode(b, &huge, &mut Vec::new()).is_err());
+        // A bucket whose start does not fit.
+        assert!(decode(i64::MAX, &good, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn a_batch_groups_by_key_and_bucket() {
+        let keys = [
+            (1, 10, 128, 3),
+            (1, 10, 127, 2),
+            (1, 10, 129, 4),
+            (1, 10, 128, 3),
+            (2, 10, 128, 3),
+        ];
+        let groups = group(&keys);
+        assert_eq!(
+            groups,
+            vec![
+                ((1, 10, 1), vec![(127, 2)]),
+                ((1, 10, 2), vec![(128, 3), (129, 4)]),
+                ((2, 10, 2), vec![(128, 3)]),
+            ]
+        );
+        let mut merged = vec![(128, 3), (130, 9)];
+        merge(&mut merged, &[(129, 4), (128, 3)]);
+        assert_eq!(merged, vec![(128, 3), (129, 4), (130, 9)]);
+    }
+}

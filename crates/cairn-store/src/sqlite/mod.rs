@@ -772,7 +772,7 @@ mod layout_tests {
                 "eventSource": "iam.amazonaws.com",
                 "eventName": names[i as usize % 3],
                 "eventID": format!("e-{i}"),
-                "readOnly": i % 5 == 0,
+                "readOnly": i.is_multiple_of(5),
             });
             NewEvent::from_record_value(&r, 0).unwrap()
         };

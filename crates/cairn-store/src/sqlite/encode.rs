@@ -14,13 +14,13 @@
 //!   does not shrink is stored as is under [`RAW`]. Decoding gives back the exact original
 //!   text, byte for byte, in both forms.
 //! - Lookup values (names, sources, users, keys, resources) are not stored as text in any index:
-//!   each becomes a 64-bit value id, the first 8 bytes of its SHA-256. All lookup keys of an event
-//!   live in one B-tree, `lookup_keys(k, v, t, seq)`, with `k = history * 16 + attribute`.
+//!   each becomes a 64-bit value id, the first 8 bytes of its SHA-256. A lookup key is `(k, v)`
+//!   with `k = history * 16 + attribute`; the index stores its entries in chunks (`chunks.rs`).
 //!   A different value with the same id would make a lookup return an extra event: aiming at a
 //!   given value takes ~2^64 SHA-256 evaluations, and by chance n distinct values of one
 //!   attribute share an id with probability ~n²/2^65 (3·10⁻⁶ at ten million).
-//! - The event's own keys are also kept packed in its row (`keys`), so retention deletes them
-//!   exactly without an index by `seq`.
+//! - The event's own keys are also kept packed in its row (`keys`): the indexer builds the index
+//!   from them, and lookups check further conditions and match the unindexed tail against them.
 //! - The `eventID` is indexed by a 64-bit key ([`id_key`], `events_id`), a third of the size of
 //!   a text index. Cairn's own ids are UUIDv7, whose keys follow time (appended at the index's
 //!   right edge); imported AWS ids are random UUIDs, so for them this index is written all over.

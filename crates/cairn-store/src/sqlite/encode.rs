@@ -26,6 +26,7 @@
 //!   right edge); imported AWS ids are random UUIDs, so for them this index is written all over.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use sha2::{Digest as _, Sha256};
@@ -310,8 +311,24 @@ fn make_dict_decompressor() -> std::io::Result<zstd::bulk::Decompressor<'static>
 
 /// The 64-bit id of a lookup value or an `eventID`: the first 8 bytes of its SHA-256.
 pub(super) fn value_id(text: &str) -> i64 {
-    let digest = Sha256::digest(text.as_bytes());
-    i64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
+    // The same few values (sources, names, users, keys) come back event after event: each
+    // thread remembers the ids it computed lately (a hash-map probe is a fraction of a SHA-256).
+    thread_local! {
+        static RECENT: RefCell<HashMap<String, i64>> = RefCell::new(HashMap::new());
+    }
+    const REMEMBERED: usize = 4096;
+    RECENT.with_borrow_mut(|recent| {
+        if let Some(&id) = recent.get(text) {
+            return id;
+        }
+        let digest = Sha256::digest(text.as_bytes());
+        let id = i64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
+        if recent.len() >= REMEMBERED {
+            recent.clear();
+        }
+        recent.insert(text.to_owned(), id);
+        id
+    })
 }
 
 /// The `id_hash` of an `eventID`: for a UUID, its first 48 bits (a UUIDv7's millisecond

@@ -445,9 +445,14 @@ pub(super) fn index_step(
     // Fewer rows than asked for: every event up to `target` was read (the durable end of the
     // log is visible to this later read; expired events leave gaps).
     let through = if events < max_events { target } else { last };
-    // Entries of events retention has deleted are dropped when their chunk is rewritten.
+    // Entries of events retention has deleted are dropped when their chunk is rewritten: every
+    // event before the log's oldest is gone (not every event up to `expired_through`: one
+    // received after the cut-off outlives older-numbered neighbours).
     let expired: i64 = log
-        .prepare_cached("SELECT expired_through FROM log_state WHERE id = 0")?
+        .prepare_cached(
+            "SELECT COALESCE((SELECT MIN(seq) FROM events) - 1, \
+             (SELECT expired_through FROM log_state WHERE id = 0))",
+        )?
         .query_row([], |r| r.get(0))?;
     write_chunks(&tx, &keys, expired, open)?;
     tx.prepare_cached("UPDATE lookup_index SET indexed_through = ?1 WHERE id = 0")?

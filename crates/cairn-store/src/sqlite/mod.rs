@@ -479,6 +479,39 @@ mod layout_tests {
         assert_eq!(key_count(&store).await, 0);
     }
 
+    /// An event received after the cut-off outlives an older-numbered neighbour that expires:
+    /// its index entry survives retention and the topping-up of its chunk.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_late_received_event_keeps_its_index_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("events.db")).unwrap();
+        let at = |id: &str, received_at_ms: i64| NewEvent {
+            received_at_ms,
+            ..event(id, "CreateUser", "alice")
+        };
+        store
+            .commit(Commit::events(vec![
+                at("late", 9_000_000),
+                at("early", 1_000),
+            ]))
+            .await
+            .unwrap();
+        store.index_tail().await.unwrap();
+        assert_eq!(store.expire_events(5_000_000, 10).await.unwrap(), 1);
+        // The next batch tops up the chunk holding both entries.
+        store
+            .commit(Commit::events(vec![at("next", 9_000_000)]))
+            .await
+            .unwrap();
+        store.index_tail().await.unwrap();
+        let found = store
+            .lookup(by(LookupFilter::Username("alice".into())))
+            .await
+            .unwrap();
+        let ids: Vec<&str> = found.iter().map(|e| e.event.event_id.as_str()).collect();
+        assert_eq!(ids, ["next", "late"]);
+    }
+
     async fn block_count(store: &SqliteStore) -> i64 {
         store
             .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM blocks", [], |r| r.get(0))?))

@@ -4,7 +4,7 @@
 //! A commit only appends the event rows; each row carries its lookup keys packed (`keys`). The
 //! indexer thread moves them into `lookup_chunks` in the lookup file (`events-lookup.db`), in
 //! batches — each batch's entries grouped by key and 64-second bucket of eventTime into chunks
-//! ([`super::chunks`]) — and records how far it got in `lookup_index.indexed_through`, in the
+//! ([`super::chunks`]) — and records how far it got in `lookup_progress.indexed_through`, in the
 //! same transaction as the chunks. The lookup file has its own write lock, so the log's writer
 //! and the indexer run at the same time on two cores: with the keys inside the log's
 //! transactions, each group commit wrote (and `fdatasync`ed) the index leaves it touched, and
@@ -27,8 +27,9 @@
 //!   events (durably) and says up to which `seq` all are gone, then
 //!   [`Indexer::delete_through`] deletes the chunks whose last event is at or before it.
 //!   Sequence numbers are never reused, so an entry left behind (in a chunk that still holds a
-//!   live event, or after a crash between the two) matches no event and costs only its space;
-//!   a chunk's expired entries are dropped whenever the chunk is rewritten.
+//!   live event, or after a crash between the two) matches no event and costs only its space
+//!   until its chunk goes. (Entries are never dropped from a chunk being topped up: the
+//!   indexer would see an expiry before the syncer has made it durable.)
 //! - **The tail stays bounded.** A writer more than [`MAX_TAIL`] events ahead waits for the
 //!   indexer ([`Progress::wait_for_tail`]), so a bulk import cannot leave lookups scanning an
 //!   unbounded tail — but not for a backlog found at open (an index being rebuilt), nor while
@@ -55,8 +56,7 @@ pub(super) const MIN_BATCH: u64 = 1024;
 const IDLE_DELAY: Duration = Duration::from_millis(20);
 /// How often the indexer looks at the durable end of the log.
 const POLL: Duration = Duration::from_millis(5);
-/// Events per index transaction at most (the keys of a batch are sorted, so a bigger batch
-/// writes each touched leaf once for more keys).
+/// Events per index transaction at most (a bigger batch fills its chunks further).
 const MAX_BATCH: usize = 20_000;
 /// The tail at which the log's writer waits for the indexer.
 pub(super) const MAX_TAIL: u64 = 50_000;
@@ -268,7 +268,7 @@ fn forget_a_foreign_index(index: &Connection, log: &Connection) -> Result<(u64, 
     );
     index.execute_batch(
         "BEGIN IMMEDIATE; DELETE FROM lookup_chunks; \
-         UPDATE lookup_index SET indexed_through = 0 WHERE id = 0; COMMIT;",
+         UPDATE lookup_progress SET indexed_through = 0 WHERE id = 0; COMMIT;",
     )?;
     Ok((0, log_end))
 }
@@ -276,7 +276,7 @@ fn forget_a_foreign_index(index: &Connection, log: &Connection) -> Result<(u64, 
 /// `seq` up to which every event's keys are in `lookup_chunks` (on a reader: in its snapshot).
 pub(super) fn indexed_through(conn: &Connection) -> Result<u64, StoreError> {
     let seq: i64 = conn
-        .prepare_cached("SELECT indexed_through FROM lookup_index WHERE id = 0")?
+        .prepare_cached("SELECT indexed_through FROM lookup_progress WHERE id = 0")?
         .query_row([], |r| r.get(0))?;
     Ok(seq as u64)
 }
@@ -445,17 +445,8 @@ pub(super) fn index_step(
     // Fewer rows than asked for: every event up to `target` was read (the durable end of the
     // log is visible to this later read; expired events leave gaps).
     let through = if events < max_events { target } else { last };
-    // Entries of events retention has deleted are dropped when their chunk is rewritten: every
-    // event before the log's oldest is gone (not every event up to `expired_through`: one
-    // received after the cut-off outlives older-numbered neighbours).
-    let expired: i64 = log
-        .prepare_cached(
-            "SELECT COALESCE((SELECT MIN(seq) FROM events) - 1, \
-             (SELECT expired_through FROM log_state WHERE id = 0))",
-        )?
-        .query_row([], |r| r.get(0))?;
-    write_chunks(&tx, &keys, expired, open)?;
-    tx.prepare_cached("UPDATE lookup_index SET indexed_through = ?1 WHERE id = 0")?
+    write_chunks(&tx, &keys, open)?;
+    tx.prepare_cached("UPDATE lookup_progress SET indexed_through = ?1 WHERE id = 0")?
         .execute([through as i64])?;
     tx.commit()?;
     Ok(Step { through })
@@ -474,7 +465,6 @@ pub(super) struct OpenChunks(HashMap<(i64, i64, i64), i64>);
 fn write_chunks(
     conn: &Connection,
     keys: &[IndexKey],
-    expired: i64,
     open: &mut OpenChunks,
 ) -> Result<(), StoreError> {
     let mut read_chunk = conn.prepare_cached(
@@ -499,12 +489,21 @@ fn write_chunks(
                 .optional()?
             && (n as usize) < chunks::MAX_ENTRIES
         {
+            // Entries of expired events stay until the chunk goes: dropping them here would
+            // act on an expiry the syncer may not have made durable yet.
             let mut old = Vec::with_capacity(n as usize + entries.len());
-            chunks::decode(bucket, &data, &mut old)?;
-            old.retain(|&(_, seq)| seq > expired);
-            chunks::merge(&mut old, &entries);
-            entries = old;
-            topped_up = Some(id);
+            match chunks::decode(bucket, &data, &mut old) {
+                Ok(()) => {
+                    chunks::merge(&mut old, &entries);
+                    entries = old;
+                    topped_up = Some(id);
+                }
+                // Not merged into (a failing step would retry the same chunk forever): the
+                // batch's entries go into a new chunk, and lookups that read this one report it.
+                Err(e) => {
+                    tracing::warn!(error = %e, chunk = id, "an event history index chunk is corrupt");
+                }
+            }
         }
         for (i, part) in entries.chunks(chunks::MAX_ENTRIES).enumerate() {
             let t_min = part.iter().map(|e| e.0).min().unwrap_or_default();
@@ -612,7 +611,9 @@ pub(super) mod tests {
         }
         let mut index = Connection::open(super::super::schema::lookup_path(&path)).unwrap();
         index
-            .execute_batch("DELETE FROM lookup_chunks; UPDATE lookup_index SET indexed_through = 0")
+            .execute_batch(
+                "DELETE FROM lookup_chunks; UPDATE lookup_progress SET indexed_through = 0",
+            )
             .unwrap();
         let log = Connection::open(&path).unwrap();
         let step = index_step(&mut index, &log, 2, MAX_BATCH, &mut OpenChunks::default()).unwrap();
@@ -653,6 +654,15 @@ pub(super) mod tests {
         out
     }
 
+    fn chunk_sizes(conn: &Connection) -> Vec<i64> {
+        conn.prepare("SELECT n FROM lookup_chunks ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     /// A trickle of small batches tops up a bucket's chunk rather than adding one per batch,
     /// and a full chunk makes way for the next.
     #[test]
@@ -665,41 +675,28 @@ pub(super) mod tests {
         let mut seq = 0;
         for _ in 0..(chunks::MAX_ENTRIES + 10) {
             seq += 1;
-            write_chunks(&conn, &[(1, 7, t + seq % 60, seq)], 0, &mut open).unwrap();
+            write_chunks(&conn, &[(1, 7, t + seq % 60, seq)], &mut open).unwrap();
         }
-        let counts: Vec<i64> = conn
-            .prepare("SELECT n FROM lookup_chunks ORDER BY id")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(counts, vec![chunks::MAX_ENTRIES as i64, 10]);
+        assert_eq!(chunk_sizes(&conn), vec![chunks::MAX_ENTRIES as i64, 10]);
         let entries = all_entries(&conn);
         assert_eq!(entries.len(), chunks::MAX_ENTRIES + 10);
-        // Rewriting a chunk drops the entries of expired events.
-        write_chunks(&conn, &[(1, 7, t, 10_000)], 5, &mut open).unwrap();
-        let entries = all_entries(&conn);
-        assert_eq!(entries.len(), chunks::MAX_ENTRIES + 11);
-        write_chunks(
-            &conn,
-            &[(1, 7, t, 10_001)],
-            (chunks::MAX_ENTRIES + 3) as i64,
-            &mut open,
-        )
-        .unwrap();
-        let seqs: Vec<i64> = all_entries(&conn).into_iter().map(|e| e.3).collect();
-        assert_eq!(seqs.len(), chunks::MAX_ENTRIES + 12 - 3, "{seqs:?}");
+        // A corrupt chunk is not merged into: the entry goes into a new one.
+        conn.execute("UPDATE lookup_chunks SET entries = x'80' WHERE n = 10", [])
+            .unwrap();
+        write_chunks(&conn, &[(1, 7, t, 10_000)], &mut open).unwrap();
+        assert_eq!(chunk_sizes(&conn), vec![chunks::MAX_ENTRIES as i64, 10, 1]);
+        conn.execute("DELETE FROM lookup_chunks WHERE n = 10", [])
+            .unwrap();
         // Deleting through a seq takes only the chunks whose events are all at or before it.
         let max = chunks::MAX_ENTRIES as u64;
         delete_through(&conn, max - 1).unwrap();
-        assert_eq!(all_entries(&conn).len(), chunks::MAX_ENTRIES + 12 - 3);
+        assert_eq!(all_entries(&conn).len(), chunks::MAX_ENTRIES + 1);
         delete_through(&conn, max).unwrap();
-        assert_eq!(all_entries(&conn).len(), 12 - 3);
+        assert_eq!(all_entries(&conn).len(), 1);
         delete_through(&conn, 20_000).unwrap();
         assert!(all_entries(&conn).is_empty());
         // A chunk that has gone is not merged into: its key gets a new one.
-        write_chunks(&conn, &[(1, 7, t, 20_001)], 0, &mut open).unwrap();
+        write_chunks(&conn, &[(1, 7, t, 20_001)], &mut open).unwrap();
         assert_eq!(all_entries(&conn), vec![(1, 7, t, 20_001)]);
     }
 }

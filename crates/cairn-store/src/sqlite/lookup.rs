@@ -1,15 +1,18 @@
 //! Event-history lookups over the chunks of the lookup index.
 //!
 //! A query reads the entries of one key — the first attribute's, or the history's time key
-//! without an attribute — bucket by bucket, newest first, from the page cursor (or the end of
-//! the time range) towards the start ([`by_key`]): each bucket's chunks are decoded, their
-//! entries in range sorted, and each event's row fetched until `limit` have matched. Further
+//! without an attribute — chunk by chunk, newest first, from the page cursor (or the end of
+//! the time range) towards the start ([`by_key`]): the entries of the chunks read so far wait
+//! in a heap until no chunk still to come can hold a newer one, then each event's row is
+//! fetched, until `limit` have matched. Further
 //! attribute conditions are checked against the keys packed in the event's row. An `EventId`
 //! condition instead drives the query from the `eventID` index (at most a handful of rows).
 //!
-//! The index covers the events up to `lookup_index.indexed_through` (see `indexer.rs`); the
+//! The index covers the events up to `lookup_progress.indexed_through` (see `indexer.rs`); the
 //! few events after it (the tail) are matched from the keys packed in their rows. Both parts are
 //! read in one read transaction and merged.
+
+use std::collections::BinaryHeap;
 
 use rusqlite::{Connection, params};
 
@@ -127,50 +130,63 @@ fn by_key(
     if low > high || q.limit == 0 {
         return Ok(out);
     }
-    // Chunks of the key overlapping [low, high], newest bucket first.
+    // Chunks of the key overlapping [low, high]: newest bucket first, and in a bucket by their
+    // newest entry, so that the entries newer than every chunk still to come are returned
+    // before those chunks are read (a page in a dense bucket reads only the chunks it needs).
     let mut chunks = conn.prepare_cached(
-        "SELECT bucket, entries FROM lookup_chunks WHERE k = ?1 AND v = ?2 \
-         AND bucket BETWEEN ?3 AND ?4 AND t_min <= ?5 AND t_max >= ?6 ORDER BY bucket DESC",
+        "SELECT bucket, t_max, entries FROM lookup_chunks WHERE k = ?1 AND v = ?2 \
+         AND bucket BETWEEN ?3 AND ?4 AND t_min <= ?5 AND t_max >= ?6 \
+         ORDER BY bucket DESC, t_max DESC",
     )?;
     let mut chunks = chunks.query(params![k, v, bucket_of(low), bucket_of(high), high, low])?;
     let mut fetch = conn.prepare_cached(&format!(
         "SELECT {EVENT_COLUMNS} FROM events WHERE seq = ?1"
     ))?;
     let mut records = Records::new(conn);
-    // The entries of the bucket being read.
-    let mut entries: Vec<Entry> = Vec::new();
-    let mut current = None;
+    // Entries read and in range, not yet returned; newest on top.
+    let mut pending: BinaryHeap<Entry> = BinaryHeap::new();
+    let mut decoded: Vec<Entry> = Vec::new();
+    let mut last_returned = None;
     loop {
         let chunk = chunks.next()?;
-        let bucket = chunk.map(|c| c.get::<_, i64>(0)).transpose()?;
-        if current.is_some() && bucket != current {
-            // Every chunk of the bucket is in: its entries, newest first.
-            entries.retain(|&(t, seq)| seq <= indexed as i64 && in_range(q, t, seq));
-            entries.sort_unstable_by(|a, b| b.cmp(a));
-            entries.dedup();
-            for &(t, seq) in &entries {
-                let mut rows = fetch.query([seq])?;
-                // No row: an event retention has deleted.
-                if let Some(row) = rows.next()?
-                    && has_keys(row, others)?
-                {
-                    out.push(LookedUpEvent {
-                        event: records.event(row)?,
-                        event_time: t,
-                    });
-                    if out.len() >= q.limit {
-                        return Ok(out);
-                    }
+        let next = chunk
+            .map(|c| Ok::<_, rusqlite::Error>((c.get::<_, i64>(0)?, c.get::<_, i64>(1)?)))
+            .transpose()?;
+        // Nothing still to come is newer than the next chunk's newest entry (a chunk of an
+        // older bucket is older than all of this one).
+        while let Some(&(t, seq)) = pending.peek() {
+            if next.is_some_and(|(_, t_max)| t <= t_max) {
+                break;
+            }
+            pending.pop();
+            if last_returned.replace((t, seq)) == Some((t, seq)) {
+                continue;
+            }
+            let mut rows = fetch.query([seq])?;
+            // No row: an event retention has deleted.
+            if let Some(row) = rows.next()?
+                && has_keys(row, others)?
+            {
+                out.push(LookedUpEvent {
+                    event: records.event(row)?,
+                    event_time: t,
+                });
+                if out.len() >= q.limit {
+                    return Ok(out);
                 }
             }
-            entries.clear();
         }
-        let (Some(chunk), Some(bucket)) = (chunk, bucket) else {
+        let (Some(chunk), Some((bucket, _))) = (chunk, next) else {
             return Ok(out);
         };
-        current = Some(bucket);
-        let data = chunk.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
-        chunks::decode(bucket, data, &mut entries)?;
+        let data = chunk.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
+        decoded.clear();
+        chunks::decode(bucket, data, &mut decoded)?;
+        pending.extend(
+            decoded
+                .iter()
+                .filter(|&&(t, seq)| seq <= indexed as i64 && in_range(q, t, seq)),
+        );
     }
 }
 

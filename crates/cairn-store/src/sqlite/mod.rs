@@ -22,7 +22,7 @@
 //! lookup_chunks(k, v, bucket, t_min, t_max, last_seq, n,
 //!               entries BLOB)          -- every LookupEvents key of every event: its (eventTime,
 //!                                      -- seq) entries by key and 64 s bucket ([`chunks`])
-//! lookup_index(indexed_through)        -- how far lookup_chunks is built ([`indexer`])
+//! lookup_progress(indexed_through)        -- how far lookup_chunks is built ([`indexer`])
 //! ```
 //!
 //! Two B-trees are written per event (the log and its eventID index), one row of `blocks` per
@@ -280,8 +280,8 @@ impl Store for SqliteStore {
         received_before_ms: i64,
         limit: usize,
     ) -> Result<u64, StoreError> {
-        // The events go first (durably), then their keys (the indexer owns the lookup file):
-        // a key left behind by a crash between the two matches no event.
+        // The events go first (durably), then the index chunks all of whose events are gone
+        // (the indexer owns the lookup file): an entry left behind matches no event.
         let expired = self
             .send(|reply| Job::Expire {
                 received_before_ms,
@@ -701,9 +701,13 @@ mod layout_tests {
 
     async fn indexed_through(store: &SqliteStore) -> i64 {
         store
-            .read(
-                |c| Ok(c.query_row("SELECT indexed_through FROM lookup_index", [], |r| r.get(0))?),
-            )
+            .read(|c| {
+                Ok(
+                    c.query_row("SELECT indexed_through FROM lookup_progress", [], |r| {
+                        r.get(0)
+                    })?,
+                )
+            })
             .await
             .unwrap()
     }
@@ -784,6 +788,67 @@ mod layout_tests {
             }
         }
         out
+    }
+
+    /// Chunks of one bucket written by different steps overlap in time; a lookup returns their
+    /// entries interleaved, newest first, across pages.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn overlapping_chunks_of_a_bucket_interleave() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("events.db")).unwrap();
+        let at = |id: &str, minute: u32, second: u32| {
+            let r = serde_json::json!({
+                "eventVersion": "1.08",
+                "userIdentity": {"type": "IAMUser", "userName": "alice"},
+                "eventTime": format!("2026-11-23T08:{minute:02}:{second:02}Z"),
+                "eventSource": "iam.amazonaws.com",
+                "eventName": "GetUser",
+                "eventID": id,
+            });
+            NewEvent::from_record_value(&r, 0).unwrap()
+        };
+        // 08:00:00 starts a bucket (1_795_420_800 is a multiple of 64).
+        for batch in [
+            vec![at("a10", 0, 10), at("a30", 0, 30), at("a50", 0, 50)],
+            // Another bucket in between, so the next step does not top up the first chunk.
+            vec![at("other", 30, 0)],
+            // Its newest entry ties with one of the first chunk's: the later event goes first.
+            vec![at("b20", 0, 20), at("b30", 0, 30)],
+        ] {
+            store.commit(Commit::events(batch)).await.unwrap();
+            store.index_tail().await.unwrap();
+        }
+        let chunks: i64 = store
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT COUNT(*) FROM lookup_chunks WHERE bucket = 1795420800 / 64",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert!(
+            chunks >= 2 * 4,
+            "two chunks per key of the bucket: {chunks}"
+        );
+        for limit in [1, 2, 10] {
+            for filters in [vec![], vec![LookupFilter::Username("alice".into())]] {
+                let q = LookupQuery {
+                    history: HistoryKind::Events,
+                    start_time: Some(1_795_420_800),
+                    end_time: Some(1_795_420_863),
+                    filters,
+                    before: None,
+                    limit,
+                };
+                assert_eq!(
+                    all_pages(&store, q).await,
+                    ["a50", "b30", "a30", "b20", "a10"],
+                    "limit {limit}"
+                );
+            }
+        }
     }
 
     /// Many events in few buckets — more than a chunk holds, indexed over several batches that
@@ -1005,7 +1070,9 @@ mod layout_tests {
         }
     }
 
-    /// A lookup file of the first layout (a `lookup_keys` row per entry) is rebuilt in chunks.
+    /// A lookup file with the first layout's tables (a `lookup_keys` row per entry, progress in
+    /// `lookup_index`) — a v1 file, or a v2 file an older cairn has since opened — is emptied
+    /// and rebuilt in chunks, without repeating the chunks it had.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_lookup_file_of_rows_is_rebuilt_in_chunks() {
         let dir = tempfile::tempdir().unwrap();
@@ -1014,9 +1081,9 @@ mod layout_tests {
         {
             let conn = Connection::open(schema::lookup_path(&path)).unwrap();
             conn.execute_batch(
-                "DROP TABLE lookup_chunks;
-                 CREATE TABLE lookup_keys (k, v, t, seq, PRIMARY KEY (k, v, t, seq)) WITHOUT ROWID;
-                 UPDATE lookup_index SET indexed_through = 2;",
+                "CREATE TABLE lookup_keys (k, v, t, seq, PRIMARY KEY (k, v, t, seq)) WITHOUT ROWID;
+                 CREATE TABLE lookup_index (id INTEGER PRIMARY KEY, indexed_through INTEGER);
+                 INSERT INTO lookup_index VALUES (0, 2);",
             )
             .unwrap();
         }
@@ -1025,7 +1092,7 @@ mod layout_tests {
         let old: i64 = store
             .read(|c| {
                 Ok(c.query_row(
-                    "SELECT COUNT(*) FROM idx.sqlite_master WHERE name = 'lookup_keys'",
+                    "SELECT COUNT(*) FROM idx.sqlite_master WHERE name IN ('lookup_keys', 'lookup_index')",
                     [],
                     |r| r.get(0),
                 )?)
@@ -1033,7 +1100,8 @@ mod layout_tests {
             .await
             .unwrap();
         assert_eq!(old, 0);
-        assert_eq!(key_count(&store).await, 8);
+        assert_eq!(indexed_through(&store).await, 2);
+        assert_eq!(key_count(&store).await, 8, "each entry once");
         for user in ["alice", "bob"] {
             let found = store
                 .lookup(by(LookupFilter::Username(user.into())))

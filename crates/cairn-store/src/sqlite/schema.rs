@@ -69,9 +69,11 @@ pub(super) fn lookup_path(log: &Path) -> PathBuf {
 /// seq)` in chunks (see `chunks.rs`): `k` = history * 16 + attribute, `v` = the value's 64-bit
 /// id, `bucket` = eventTime / 64 s; `t_min`/`t_max` bound the chunk's eventTimes, `last_seq` its
 /// highest `seq` (retention deletes a chunk with its last event), `n` its entries.
-/// `lookup_index.indexed_through`: how far it is built; events past it are matched from the
-/// keys packed in their rows. (v1 of the file held one `lookup_keys` row per entry; a v1 file
-/// is emptied and rebuilt from the log at open.)
+/// `lookup_progress.indexed_through`: how far it is built; events past it are matched from the
+/// keys packed in their rows. (v1 of the file held one `lookup_keys` row per entry and its
+/// progress in `lookup_index`; a file with either is emptied and rebuilt from the log at open.
+/// The progress table has a new name so that an older cairn opening a v2 file starts its own
+/// index from nothing rather than trusting progress it did not make.)
 pub(super) const LOOKUP_SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS lookup_chunks (
     id        INTEGER PRIMARY KEY,
@@ -84,13 +86,13 @@ CREATE TABLE IF NOT EXISTS lookup_chunks (
     n         INTEGER NOT NULL,
     entries   BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS lookup_chunks_key ON lookup_chunks(k, v, bucket);
+CREATE INDEX IF NOT EXISTS lookup_chunks_key ON lookup_chunks(k, v, bucket, t_max);
 CREATE INDEX IF NOT EXISTS lookup_chunks_seq ON lookup_chunks(last_seq);
-CREATE TABLE IF NOT EXISTS lookup_index (
+CREATE TABLE IF NOT EXISTS lookup_progress (
     id               INTEGER PRIMARY KEY CHECK (id = 0),
     indexed_through  INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO lookup_index (id, indexed_through) VALUES (0, 0);
+INSERT OR IGNORE INTO lookup_progress (id, indexed_through) VALUES (0, 0);
 "#;
 
 /// Settings for the lookup file's single writer connection (the indexer's), then its schema.
@@ -107,17 +109,23 @@ pub(super) fn prepare_lookup_writer(conn: &Connection) -> Result<(), StoreError>
     conn.pragma_update(None, "journal_size_limit", super::wal::KEPT_WAL_BYTES)?;
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let prepared = (|| -> Result<(), StoreError> {
+        // v1 tables: a v1 file, or a v2 file an older cairn has opened (and built its own
+        // index in) since.
         let v1: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'lookup_keys'",
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
+             AND name IN ('lookup_keys', 'lookup_index')",
             [],
             |r| r.get(0),
         )?;
         conn.execute_batch(LOOKUP_SCHEMA)?;
         if v1 > 0 {
-            // A row per entry (v1): rebuilt as chunks from the log's packed keys.
+            // Rebuilt as chunks from the log's packed keys, from scratch: chunks written before
+            // an older cairn took over may miss what it indexed (or repeat it).
             tracing::info!("rebuilding the event history index in chunks (lookup file v1 -> v2)");
             conn.execute_batch(
-                "DROP TABLE lookup_keys; UPDATE lookup_index SET indexed_through = 0 WHERE id = 0;",
+                "DROP TABLE IF EXISTS lookup_keys; DROP TABLE IF EXISTS lookup_index;
+                 DELETE FROM lookup_chunks;
+                 UPDATE lookup_progress SET indexed_through = 0 WHERE id = 0;",
             )?;
         }
         Ok(())

@@ -8,11 +8,11 @@
 //! `cairn import`'s CPU, ~1.5 µs per key — while real CloudTrail traffic is dense in time, so
 //! a chunk holds hundreds of entries wherever there are many events (see BENCHMARKS.md).
 //!
-//! A lookup reads its key's buckets newest first ([`super::lookup`]); in each it decodes the
-//! chunks that overlap the wanted times and sorts their entries. A bucket's chunks come from
-//! different index batches and may overlap in time; the indexer tops up a bucket's last chunk
-//! before it starts another, so a bucket has about `entries / MAX_ENTRIES` chunks, however
-//! small the batches (a server indexing a trickle of events).
+//! A lookup reads its key's chunks that overlap the wanted times, newest bucket first and in a
+//! bucket by their newest entry ([`super::lookup`]). A bucket's chunks come from different
+//! index batches and may overlap in time; the indexer tops up the chunks the step before it
+//! left with room, so a trickle of small batches (a server indexing a few events at a time)
+//! still fills chunks rather than leaving a bucket in many tiny ones.
 
 use std::collections::HashMap;
 
@@ -20,8 +20,8 @@ use super::encode::{corrupt, put_varint, take_varint};
 use crate::StoreError;
 
 /// The width of a bucket of eventTimes, in seconds. Wide enough that a bucket of a busy key
-/// fills its chunks; narrow enough that a page of a lookup, which decodes the whole bucket it
-/// starts in, decodes few entries it does not return.
+/// fills its chunks; narrow enough that chunks of different batches overlapping in time (which
+/// a page may read without returning their entries) stay few.
 pub(super) const BUCKET_SECS: i64 = 64;
 
 /// Entries in a chunk at most (its row stays a few KiB, well inside a page or two).

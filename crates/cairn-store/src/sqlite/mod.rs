@@ -22,7 +22,7 @@
 //! lookup_chunks(k, v, bucket, t_min, t_max, last_seq, n,
 //!               entries BLOB)          -- every LookupEvents key of every event: its (eventTime,
 //!                                      -- seq) entries by key and 64 s bucket ([`chunks`])
-//! lookup_progress(indexed_through)        -- how far lookup_chunks is built ([`indexer`])
+//! lookup_progress(indexed_through)     -- how far lookup_chunks is built ([`indexer`])
 //! ```
 //!
 //! Two B-trees are written per event (the log and its eventID index), one row of `blocks` per
@@ -1080,10 +1080,13 @@ mod layout_tests {
         two_events(&path).await;
         {
             let conn = Connection::open(schema::lookup_path(&path)).unwrap();
+            // Also an index of the same name with an older definition (a pre-release build's).
             conn.execute_batch(
                 "CREATE TABLE lookup_keys (k, v, t, seq, PRIMARY KEY (k, v, t, seq)) WITHOUT ROWID;
                  CREATE TABLE lookup_index (id INTEGER PRIMARY KEY, indexed_through INTEGER);
-                 INSERT INTO lookup_index VALUES (0, 2);",
+                 INSERT INTO lookup_index VALUES (0, 2);
+                 DROP INDEX lookup_chunks_key;
+                 CREATE INDEX lookup_chunks_key ON lookup_chunks(k, v, bucket);",
             )
             .unwrap();
         }
@@ -1100,6 +1103,17 @@ mod layout_tests {
             .await
             .unwrap();
         assert_eq!(old, 0);
+        let index: String = store
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT sql FROM idx.sqlite_master WHERE name = 'lookup_chunks_key'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert!(index.contains("t_max"), "{index}");
         assert_eq!(indexed_through(&store).await, 2);
         assert_eq!(key_count(&store).await, 8, "each entry once");
         for user in ["alice", "bob"] {

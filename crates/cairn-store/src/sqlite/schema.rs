@@ -117,17 +117,17 @@ pub(super) fn prepare_lookup_writer(conn: &Connection) -> Result<(), StoreError>
             [],
             |r| r.get(0),
         )?;
-        conn.execute_batch(LOOKUP_SCHEMA)?;
         if v1 > 0 {
-            // Rebuilt as chunks from the log's packed keys, from scratch: chunks written before
-            // an older cairn took over may miss what it indexed (or repeat it).
+            // Rebuilt as chunks from the log's packed keys, from scratch (chunks written before
+            // an older cairn took over may miss what it indexed), and with this version's
+            // indexes (`CREATE INDEX IF NOT EXISTS` keeps an older definition of the same name).
             tracing::info!("rebuilding the event history index in chunks (lookup file v1 -> v2)");
             conn.execute_batch(
                 "DROP TABLE IF EXISTS lookup_keys; DROP TABLE IF EXISTS lookup_index;
-                 DELETE FROM lookup_chunks;
-                 UPDATE lookup_progress SET indexed_through = 0 WHERE id = 0;",
+                 DROP TABLE IF EXISTS lookup_chunks; DROP TABLE IF EXISTS lookup_progress;",
             )?;
         }
+        conn.execute_batch(LOOKUP_SCHEMA)?;
         Ok(())
     })();
     match prepared {

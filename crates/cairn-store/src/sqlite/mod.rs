@@ -400,9 +400,11 @@ mod layout_tests {
             largest <= kept + (2 << 20),
             "the WAL grew to {largest} bytes for {written} bytes of records: never restarted"
         );
+        // The file never shrinks below the largest it was (up to the kept size), however
+        // large that was: when the checkpointer keeps up, SQLite restarts a small WAL by itself.
         assert!(
-            wal_size() >= super::wal::MAX_WAL_BYTES / 2,
-            "the WAL file was truncated ({} bytes) instead of kept for reuse",
+            wal_size() >= largest.min(kept),
+            "the WAL file was truncated ({} bytes, largest {largest}) instead of kept for reuse",
             wal_size()
         );
         let events = store.read_events(0, committed + 10).await.unwrap();

@@ -506,8 +506,8 @@ fn write_chunks(
             }
         }
         for (i, part) in entries.chunks(chunks::MAX_ENTRIES).enumerate() {
-            let t_min = part.iter().map(|e| e.0).min().unwrap_or_default();
-            let t_max = part.iter().map(|e| e.0).max().unwrap_or_default();
+            // Sorted by (t, seq): the times are at the ends; the seqs are not in order.
+            let (t_min, t_max) = (part[0].0, part[part.len() - 1].0);
             let last_seq = part.iter().map(|e| e.1).max().unwrap_or_default();
             let n = part.len() as i64;
             let data = chunks::encode(bucket, part);

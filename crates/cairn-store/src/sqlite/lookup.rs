@@ -77,8 +77,16 @@ fn has_keys(row: &rusqlite::Row<'_>, required: &[(i64, i64)]) -> Result<bool, St
     if required.is_empty() {
         return Ok(true);
     }
-    let keys = unpack_keys(row.get_ref(6)?.as_blob().map_err(rusqlite::Error::from)?);
-    Ok(required.iter().all(|key| keys.contains(key)))
+    Ok(has_all(
+        row.get_ref(6)?.as_blob().map_err(rusqlite::Error::from)?,
+        required,
+    ))
+}
+
+/// Whether the packed keys of an event row include every key in `required`.
+fn has_all(packed: &[u8], required: &[(i64, i64)]) -> bool {
+    let keys = unpack_keys(packed);
+    required.iter().all(|key| keys.contains(key))
 }
 
 /// The matches of a query with an `EventId` condition, from the `eventID` index.
@@ -241,8 +249,10 @@ fn tail_part(
             if ids.iter().any(|wanted| *wanted != id) {
                 continue;
             }
-            let keys = unpack_keys(row.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?);
-            if required.iter().all(|key| keys.contains(key)) {
+            if has_all(
+                row.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?,
+                &required,
+            ) {
                 hits.push((time, seq));
             }
         }

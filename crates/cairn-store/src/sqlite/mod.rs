@@ -515,10 +515,7 @@ mod layout_tests {
     }
 
     async fn block_count(store: &SqliteStore) -> i64 {
-        store
-            .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM blocks", [], |r| r.get(0))?))
-            .await
-            .unwrap()
+        scalar(store, "SELECT COUNT(*) FROM blocks").await
     }
 
     /// The records of a commit share blocks of up to `BLOCK_RECORDS`; every reader gets each
@@ -702,14 +699,16 @@ mod layout_tests {
     }
 
     async fn indexed_through(store: &SqliteStore) -> i64 {
+        scalar(store, "SELECT indexed_through FROM lookup_progress").await
+    }
+
+    /// The one value `sql` selects, read through the store's reader (the lookup file attached).
+    async fn scalar<T: rusqlite::types::FromSql + Send + 'static>(
+        store: &SqliteStore,
+        sql: &'static str,
+    ) -> T {
         store
-            .read(|c| {
-                Ok(
-                    c.query_row("SELECT indexed_through FROM lookup_progress", [], |r| {
-                        r.get(0)
-                    })?,
-                )
-            })
+            .read(move |c| Ok(c.query_row(sql, [], |r| r.get(0))?))
             .await
             .unwrap()
     }
@@ -820,16 +819,11 @@ mod layout_tests {
             store.commit(Commit::events(batch)).await.unwrap();
             store.index_tail().await.unwrap();
         }
-        let chunks: i64 = store
-            .read(|c| {
-                Ok(c.query_row(
-                    "SELECT COUNT(*) FROM lookup_chunks WHERE bucket = 1795420800 / 64",
-                    [],
-                    |r| r.get(0),
-                )?)
-            })
-            .await
-            .unwrap();
+        let chunks: i64 = scalar(
+            &store,
+            "SELECT COUNT(*) FROM lookup_chunks WHERE bucket = 1795420800 / 64",
+        )
+        .await;
         assert!(
             chunks >= 2 * 4,
             "two chunks per key of the bucket: {chunks}"
@@ -1040,16 +1034,11 @@ mod layout_tests {
                 let _ = std::fs::remove_file(format!("{}{suffix}", lookup.display()));
             }
             let store = SqliteStore::open(&path).unwrap();
-            let old_tables: i64 = store
-                .read(|c| {
-                    Ok(c.query_row(
-                        "SELECT COUNT(*) FROM main.sqlite_master WHERE name LIKE 'lookup%'",
-                        [],
-                        |r| r.get(0),
-                    )?)
-                })
-                .await
-                .unwrap();
+            let old_tables: i64 = scalar(
+                &store,
+                "SELECT COUNT(*) FROM main.sqlite_master WHERE name LIKE 'lookup%'",
+            )
+            .await;
             let user_version: i64 = store
                 .read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
                 .await
@@ -1094,27 +1083,17 @@ mod layout_tests {
         }
         let store = SqliteStore::open(&path).unwrap();
         store.index_tail().await.unwrap();
-        let old: i64 = store
-            .read(|c| {
-                Ok(c.query_row(
-                    "SELECT COUNT(*) FROM idx.sqlite_master WHERE name IN ('lookup_keys', 'lookup_index')",
-                    [],
-                    |r| r.get(0),
-                )?)
-            })
-            .await
-            .unwrap();
+        let old: i64 = scalar(
+            &store,
+            "SELECT COUNT(*) FROM idx.sqlite_master WHERE name IN ('lookup_keys', 'lookup_index')",
+        )
+        .await;
         assert_eq!(old, 0);
-        let index: String = store
-            .read(|c| {
-                Ok(c.query_row(
-                    "SELECT sql FROM idx.sqlite_master WHERE name = 'lookup_chunks_key'",
-                    [],
-                    |r| r.get(0),
-                )?)
-            })
-            .await
-            .unwrap();
+        let index: String = scalar(
+            &store,
+            "SELECT sql FROM idx.sqlite_master WHERE name = 'lookup_chunks_key'",
+        )
+        .await;
         assert!(index.contains("t_max"), "{index}");
         assert_eq!(indexed_through(&store).await, 2);
         assert_eq!(key_count(&store).await, 8, "each entry once");

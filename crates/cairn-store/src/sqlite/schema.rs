@@ -107,36 +107,29 @@ pub(super) fn prepare_lookup_writer(conn: &Connection) -> Result<(), StoreError>
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "cache_size", -65536)?;
     conn.pragma_update(None, "journal_size_limit", super::wal::KEPT_WAL_BYTES)?;
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    let prepared = (|| -> Result<(), StoreError> {
-        // v1 tables: a v1 file, or a v2 file an older cairn has opened (and built its own
-        // index in) since.
-        let v1: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
-             AND name IN ('lookup_keys', 'lookup_index')",
-            [],
-            |r| r.get(0),
+    // Rolled back if anything below fails.
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    // v1 tables: a v1 file, or a v2 file an older cairn has opened (and built its own index in)
+    // since.
+    let v1: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
+         AND name IN ('lookup_keys', 'lookup_index')",
+        [],
+        |r| r.get(0),
+    )?;
+    if v1 > 0 {
+        // Rebuilt as chunks from the log's packed keys, from scratch (chunks written before an
+        // older cairn took over may miss what it indexed), and with this version's indexes
+        // (`CREATE INDEX IF NOT EXISTS` keeps an older definition of the same name).
+        tracing::info!("rebuilding the event history index in chunks (lookup file v1 -> v2)");
+        tx.execute_batch(
+            "DROP TABLE IF EXISTS lookup_keys; DROP TABLE IF EXISTS lookup_index;
+             DROP TABLE IF EXISTS lookup_chunks; DROP TABLE IF EXISTS lookup_progress;",
         )?;
-        if v1 > 0 {
-            // Rebuilt as chunks from the log's packed keys, from scratch (chunks written before
-            // an older cairn took over may miss what it indexed), and with this version's
-            // indexes (`CREATE INDEX IF NOT EXISTS` keeps an older definition of the same name).
-            tracing::info!("rebuilding the event history index in chunks (lookup file v1 -> v2)");
-            conn.execute_batch(
-                "DROP TABLE IF EXISTS lookup_keys; DROP TABLE IF EXISTS lookup_index;
-                 DROP TABLE IF EXISTS lookup_chunks; DROP TABLE IF EXISTS lookup_progress;",
-            )?;
-        }
-        conn.execute_batch(LOOKUP_SCHEMA)?;
-        Ok(())
-    })();
-    match prepared {
-        Ok(()) => conn.execute_batch("COMMIT")?,
-        Err(_) => {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
     }
-    prepared
+    tx.execute_batch(LOOKUP_SCHEMA)?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// Settings for the single writer connection, then the schema.

@@ -66,6 +66,26 @@ pub struct EventIndex {
 }
 
 impl EventIndex {
+    /// The top-level record members [`EventIndex::of`] reads (with `eventID`, which keys the
+    /// event). A record parsed with only these members
+    /// ([`EventRecord::from_json_keeping`]) has the same index as the whole record.
+    pub const MEMBERS: [&'static str; 9] = [
+        "eventID",
+        "eventTime",
+        "eventName",
+        "eventSource",
+        "eventCategory",
+        "readOnly",
+        "userIdentity",
+        "resources",
+        "eventData",
+    ];
+
+    /// Whether [`EventIndex::of`] reads the top-level member `name` (see [`EventIndex::MEMBERS`]).
+    pub fn reads_member(name: &str) -> bool {
+        Self::MEMBERS.contains(&name)
+    }
+
     /// The lookup fields of `record`.
     ///
     /// Application events ingested with `PutAuditEvents` (`eventCategory: ActivityAuditLog`) keep

@@ -9,8 +9,8 @@
 //! and parses files and builds the events; the calling thread puts the files back in the order
 //! they were found, cuts the events into commits of `--batch` events and hands them to the
 //! store's single writer, two commits in flight so the writer never waits for the next batch.
-//! Each record is stored as its original JSON text; its index fields come from
-//! [`EventRecord`](cairn_core::record::EventRecord).
+//! Each record is stored as its original JSON text; each file is parsed in one pass that finds
+//! every record's text and builds only the members its index reads (`decode::parse_log`).
 //!
 //! Idempotent: commits skip events whose `eventID` is already in the log, so importing the same
 //! files again adds nothing. Records without an `eventID` are keyed by `import-<SHA-256 of the
@@ -183,7 +183,7 @@ fn parse_file(index: usize, path: &Path, max_file_bytes: u64) -> Parsed {
     parsed.outcome = decode::read_text(path, max_file_bytes).and_then(|(text, read)| {
         parsed.bytes_read = read;
         parsed.json_bytes = text.len() as u64;
-        let records = decode::parse_records(&text)?;
+        let records = decode::parse_log(&text)?;
         let (mut events, mut bad) = (Vec::new(), Vec::new());
         decode::build_events(&records, now_ms(), &mut events, &mut bad);
         Ok((events, bad))

@@ -114,6 +114,43 @@ impl EventRecord {
         Ok(serde_json::from_str(json)?)
     }
 
+    /// Parses one record from its JSON text, building only the top-level members whose wire
+    /// name `keep` accepts (sub-objects of a kept member are built whole). Every other member is
+    /// checked to be well-formed JSON and dropped, so the result is *not* the whole record: this
+    /// is for callers that keep the record's text and need a few members of it, such as the
+    /// event-history index of an imported log file, where building the free-form
+    /// `requestParameters`/`responseElements` trees would cost more than the rest of the parse.
+    ///
+    /// Fails exactly when [`from_json`](Self::from_json) fails.
+    pub fn from_json_keeping(json: &str, keep: impl Fn(&str) -> bool) -> Result<Self, RecordError> {
+        let mut deserializer = serde_json::Deserializer::from_str(json);
+        let record = Self::deserialize_keeping(&mut deserializer, keep)?;
+        deserializer.end()?;
+        Ok(record)
+    }
+
+    /// [`from_json_keeping`](Self::from_json_keeping) on any deserializer: reads one JSON object
+    /// (anything else is an error), building only the members `keep` accepts.
+    pub fn deserialize_keeping<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<Self, D::Error> {
+        struct Keeping<K>(K);
+        impl<'de, K: Fn(&str) -> bool> serde::de::Visitor<'de> for Keeping<K> {
+            type Value = EventRecord;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object (EventRecord)")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<EventRecord, A::Error> {
+                EventRecord::from_map_access_keeping(map, self.0)
+            }
+        }
+        deserializer.deserialize_map(Keeping(keep))
+    }
+
     /// Parses one record from JSON bytes (UTF-8). See [`from_json`](Self::from_json).
     pub fn from_slice(json: &[u8]) -> Result<Self, RecordError> {
         Ok(serde_json::from_slice(json)?)
@@ -588,6 +625,35 @@ mod tests {
         }
         assert!(EventRecord::from_value(json!([1])).is_err());
         assert!("{}".parse::<EventRecord>().is_ok());
+    }
+
+    #[test]
+    fn keeping_builds_only_the_kept_members() {
+        let text = r#"{"eventName":"A","requestParameters":{"x":[1,{"y":null}]},"userIdentity":{"type":"Root"},"other":{"z":1},"eventData":{"k":"v"}}"#;
+        let r = EventRecord::from_json_keeping(text, |m| {
+            matches!(m, "eventName" | "userIdentity" | "eventData")
+        })
+        .unwrap();
+        assert_eq!(r.event_name.as_str(), Some("A"));
+        assert!(r.request_parameters.is_none());
+        assert_eq!(r.lookup_username().as_deref(), Some("root"));
+        assert_eq!(r.extra.len(), 1, "{:?}", r.extra);
+        assert_eq!(r.extra["eventData"], json!({"k": "v"}));
+        // It fails where from_json fails: not an object, malformed JSON (also in a dropped
+        // member), trailing text.
+        for bad in [
+            "[1]",
+            "5",
+            r#"{"other":[1,}"#,
+            r#"{"eventName":"A"} x"#,
+            r#"{"a":"\q"}"#,
+        ] {
+            assert!(EventRecord::from_json(bad).is_err(), "{bad}");
+            assert!(
+                EventRecord::from_json_keeping(bad, |_| false).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -49,12 +49,30 @@ macro_rules! record_object {
 
         impl $name {
             /// Reads the members of a JSON object (the single-pass lenient core).
-            fn from_map_access<'de, A>(mut map: A) -> ::std::result::Result<Self, A::Error>
+            fn from_map_access<'de, A>(map: A) -> ::std::result::Result<Self, A::Error>
             where
                 A: ::serde::de::MapAccess<'de>,
             {
+                Self::from_map_access_keeping(map, |_| true)
+            }
+
+            /// Reads the members of a JSON object whose wire name `keep` accepts; the others
+            /// are checked to be well-formed JSON and dropped, never built.
+            #[allow(dead_code)] // used for the records' top level only
+            fn from_map_access_keeping<'de, A, K>(
+                mut map: A,
+                keep: K,
+            ) -> ::std::result::Result<Self, A::Error>
+            where
+                A: ::serde::de::MapAccess<'de>,
+                K: Fn(&str) -> bool,
+            {
                 let mut out = Self::default();
                 while let Some(key) = map.next_key_seed($crate::record::field::KeySeed)? {
+                    if !keep(&key) {
+                        map.next_value::<::serde::de::IgnoredAny>()?;
+                        continue;
+                    }
                     match &*key {
                         $(
                             $wire => $crate::record::field::Slot::read(&mut out.$field, &mut map)?,

@@ -14,7 +14,7 @@
 //! left with room, so a trickle of small batches (a server indexing a few events at a time)
 //! still fills chunks rather than leaving a bucket in many tiny ones.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt as _};
 
 use super::encode::{corrupt, put_varint, take_varint};
 use crate::StoreError;
@@ -40,7 +40,8 @@ pub(super) fn bucket_of(t: i64) -> i64 {
 pub(super) fn group(keys: &[(i64, i64, i64, i64)]) -> Vec<((i64, i64, i64), Vec<Entry>)> {
     // Hashing each key into its group and sorting the (few) groups costs a third of sorting
     // all the entries.
-    let mut by_key: HashMap<(i64, i64, i64), Vec<Entry>> = HashMap::new();
+    // (foldhash: SipHash, std's default, took a quarter of the indexer's time.)
+    let mut by_key: HashMap<(i64, i64, i64), Vec<Entry>> = HashMap::with_capacity(keys.len() / 4);
     for &(k, v, t, seq) in keys {
         by_key
             .entry((k, v, bucket_of(t)))

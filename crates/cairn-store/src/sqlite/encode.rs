@@ -25,8 +25,8 @@
 //!   a text index. Cairn's own ids are UUIDv7, whose keys follow time (appended at the index's
 //!   right edge); imported AWS ids are random UUIDs, so for them this index is written all over.
 
+use foldhash::{HashMap, HashMapExt as _};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use sha2::{Digest as _, Sha256};

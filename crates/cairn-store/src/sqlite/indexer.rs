@@ -35,7 +35,7 @@
 //!   unbounded tail — but not for a backlog found at open (an index being rebuilt), nor while
 //!   the indexer is failing or gone.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex, mpsc};

@@ -9,6 +9,7 @@ use std::path::Path;
 use cairn_core::record::EventRecord;
 use cairn_store::{EventIndex, NewEvent};
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use sha2::{Digest as _, Sha256};
 
@@ -107,7 +108,8 @@ struct LogFile<'a> {
 }
 
 /// The records of a log file's text, each borrowed as its original JSON text:
-/// `{"Records": [...]}`, or a plain array of records.
+/// `{"Records": [...]}`, or a plain array of records. (The first half of the parse that
+/// `cairn bench import` takes as the limit; the import itself uses [`parse_log`].)
 pub fn parse_records(text: &str) -> Result<Vec<&RawValue>, FileError> {
     let first = text
         .bytes()
@@ -138,22 +140,220 @@ pub struct BadRecord {
     pub reason: String,
 }
 
+/// One element of a log file's `Records` array, read in the same pass that finds its end: its
+/// original text and, if it is a JSON object, the members its event-history index reads
+/// ([`EventIndex::MEMBERS`]; the rest of the record is checked, not built).
+pub struct LogRecord<'a> {
+    pub text: &'a str,
+    pub members: Option<EventRecord>,
+}
+
+/// The records of a log file's text, `{"Records": [...]}` (other top-level members are checked
+/// and ignored) or a plain array of records, in one pass over the text.
+///
+/// Reading each record's text first (as a raw JSON value) and parsing it again would scan
+/// every byte twice; here the outer structure is walked by hand and each element is parsed
+/// once, by a stream deserializer that reports where it ended.
+pub fn parse_log(text: &str) -> Result<Vec<LogRecord<'_>>, FileError> {
+    let mut cursor = Cursor { text, at: 0 };
+    let outcome = cursor.log_file();
+    // A syntax error the walk finds by hand is reported as serde_json reports it for the whole
+    // text, with its line and column.
+    outcome.map_err(|e| match e {
+        Walk::File(e) => e,
+        Walk::Syntax => match serde_json::from_str::<IgnoredAny>(text) {
+            Err(e) => FileError::NotJson(e),
+            Ok(_) => FileError::NotJson(serde::de::Error::custom(
+                "unexpected text between the log file's values",
+            )),
+        },
+    })
+}
+
+/// Why [`Cursor`] stopped: a whole-file error, or a syntax error (located afterwards).
+enum Walk {
+    File(FileError),
+    Syntax,
+}
+
+impl From<serde_json::Error> for Walk {
+    fn from(e: serde_json::Error) -> Self {
+        match e.classify() {
+            serde_json::error::Category::Data => Walk::File(FileError::NotLogFile(e.to_string())),
+            // Positions in errors from the stream deserializers are relative to where they
+            // started: locate it again in the whole text.
+            _ => Walk::Syntax,
+        }
+    }
+}
+
+/// A position in a log file's text, walking its top level.
+struct Cursor<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn log_file(&mut self) -> Result<Vec<LogRecord<'a>>, Walk> {
+        let records = match self.next_non_space() {
+            Some(b'[') => self.records()?,
+            Some(b'{') => self.object_with_records()?,
+            _ => {
+                // Not an object or array: a JSON scalar, or not JSON at all.
+                self.value::<IgnoredAny>()?;
+                return Err(Walk::File(FileError::NotLogFile(
+                    "the top level is neither an object nor an array".into(),
+                )));
+            }
+        };
+        match self.next_non_space() {
+            None => Ok(records),
+            Some(_) => Err(Walk::Syntax),
+        }
+    }
+
+    /// `{...}` with a `Records` array among its members; the cursor is on the `{`.
+    fn object_with_records(&mut self) -> Result<Vec<LogRecord<'a>>, Walk> {
+        self.at += 1;
+        let mut records = None;
+        if self.next_non_space() == Some(b'}') {
+            self.at += 1;
+        } else {
+            loop {
+                if self.next_non_space() != Some(b'"') {
+                    return Err(Walk::Syntax);
+                }
+                let name: String = self.value()?;
+                self.expect(b':')?;
+                if name != "Records" {
+                    self.value::<IgnoredAny>()?;
+                } else if records.is_some() {
+                    return Err(Walk::File(FileError::NotLogFile(
+                        "duplicate field `Records`".into(),
+                    )));
+                } else if self.next_non_space() == Some(b'[') {
+                    records = Some(self.records()?);
+                } else {
+                    let kind = match self.value()? {
+                        serde_json::Value::Null => "null",
+                        serde_json::Value::Bool(_) => "a boolean",
+                        serde_json::Value::Number(_) => "a number",
+                        serde_json::Value::String(_) => "a string",
+                        _ => "an object",
+                    };
+                    return Err(Walk::File(FileError::NotLogFile(format!(
+                        "`Records` is {kind}, not an array"
+                    ))));
+                }
+                match self.next_non_space() {
+                    Some(b',') => self.at += 1,
+                    Some(b'}') => {
+                        self.at += 1;
+                        break;
+                    }
+                    _ => return Err(Walk::Syntax),
+                }
+            }
+        }
+        records.ok_or_else(|| Walk::File(FileError::NotLogFile("missing field `Records`".into())))
+    }
+
+    /// `[record, ...]`; the cursor is on the `[`.
+    fn records(&mut self) -> Result<Vec<LogRecord<'a>>, Walk> {
+        self.at += 1;
+        // A record is ~1.3 KB of text.
+        let mut records = Vec::with_capacity((self.text.len() - self.at) / 1024);
+        if self.next_non_space() == Some(b']') {
+            self.at += 1;
+            return Ok(records);
+        }
+        loop {
+            let start = match self.next_non_space() {
+                Some(_) => self.at,
+                None => return Err(Walk::Syntax),
+            };
+            let is_object = self.text.as_bytes()[start] == b'{';
+            let members = if is_object {
+                Some(self.value::<IndexMembers>()?.0)
+            } else {
+                self.value::<IgnoredAny>()?;
+                None
+            };
+            records.push(LogRecord {
+                text: &self.text[start..self.at],
+                members,
+            });
+            match self.next_non_space() {
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    return Ok(records);
+                }
+                _ => return Err(Walk::Syntax),
+            }
+        }
+    }
+
+    /// Parses one JSON value starting at the cursor (after any whitespace) and moves past it.
+    fn value<T: Deserialize<'a>>(&mut self) -> Result<T, Walk> {
+        let mut stream = serde_json::Deserializer::from_str(&self.text[self.at..]).into_iter::<T>();
+        match stream.next() {
+            Some(Ok(value)) => {
+                self.at += stream.byte_offset();
+                Ok(value)
+            }
+            Some(Err(e)) => Err(e.into()),
+            None => Err(Walk::Syntax),
+        }
+    }
+
+    /// Skips whitespace and returns the next byte, without consuming it.
+    fn next_non_space(&mut self) -> Option<u8> {
+        let bytes = self.text.as_bytes();
+        while let Some(b) = bytes.get(self.at) {
+            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                return Some(*b);
+            }
+            self.at += 1;
+        }
+        None
+    }
+
+    /// Skips whitespace and then `byte`, or fails.
+    fn expect(&mut self, byte: u8) -> Result<(), Walk> {
+        if self.next_non_space() == Some(byte) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(Walk::Syntax)
+        }
+    }
+}
+
+/// A record object with only the members its index reads.
+struct IndexMembers(EventRecord);
+
+impl<'de> Deserialize<'de> for IndexMembers {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        EventRecord::deserialize_keeping(deserializer, EventIndex::reads_member).map(IndexMembers)
+    }
+}
+
 /// Builds the event for each record (stored as its original text), received at
 /// `received_at_ms`. Records that are not JSON objects are returned as [`BadRecord`]s.
 pub fn build_events(
-    records: &[&RawValue],
+    records: &[LogRecord<'_>],
     received_at_ms: i64,
     events: &mut Vec<NewEvent>,
     bad: &mut Vec<BadRecord>,
 ) {
     events.reserve(records.len());
-    for (index, raw) in records.iter().enumerate() {
-        let text = raw.get();
-        match EventRecord::from_json(text) {
-            Ok(record) => events.push(new_event(&record, text, received_at_ms)),
-            Err(_) => bad.push(BadRecord {
+    for (index, record) in records.iter().enumerate() {
+        match &record.members {
+            Some(members) => events.push(new_event(members, record.text, received_at_ms)),
+            None => bad.push(BadRecord {
                 index,
-                reason: format!("not a JSON object: {}", preview(text)),
+                reason: format!("not a JSON object: {}", preview(record.text)),
             }),
         }
     }
@@ -202,45 +402,162 @@ fn preview(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The texts `parse_log` finds, checked against `parse_records` (serde_json's raw values)
+    /// on the same input.
+    fn log_texts(text: &str) -> Vec<&str> {
+        let log: Vec<&str> = parse_log(text).unwrap().iter().map(|r| r.text).collect();
+        let raw: Vec<&str> = parse_records(text)
+            .unwrap()
+            .iter()
+            .map(|r| r.get())
+            .collect();
+        assert_eq!(log, raw, "{text}");
+        log
+    }
+
     #[test]
     fn records_keep_their_text() {
         let text = "{\"Records\": [ {\"eventID\" : \"a\",  \"x\":1.50} ,\n{\"eventID\":\"b\"} ], \"other\": 1}";
-        let records = parse_records(text).unwrap();
-        let texts: Vec<&str> = records.iter().map(|r| r.get()).collect();
         assert_eq!(
-            texts,
+            log_texts(text),
             ["{\"eventID\" : \"a\",  \"x\":1.50}", "{\"eventID\":\"b\"}"]
         );
-        let array = parse_records("  [ {\"eventID\":\"c\"} ]").unwrap();
-        assert_eq!(array[0].get(), "{\"eventID\":\"c\"}");
+        assert_eq!(
+            log_texts("  [ {\"eventID\":\"c\"} ]\n"),
+            ["{\"eventID\":\"c\"}"]
+        );
+        // Other members before and after, any whitespace, an escaped member name, strings
+        // holding the structure's characters, elements that are not objects, empty arrays.
+        let text = " \t{ \"a\" : [1, {\"Records\": 2}] ,\r\n \"Rec\\u006frds\":[\n{\"s\":\"],}{\\\"\"}\t,7,\"x\" , [ ] ,null,{}] , \"z\":{\"Records\":[]}}\n";
+        assert_eq!(
+            log_texts(text),
+            ["{\"s\":\"],}{\\\"\"}", "7", "\"x\"", "[ ]", "null", "{}"]
+        );
+        let records = parse_log(text).unwrap();
+        let objects: Vec<bool> = records.iter().map(|r| r.members.is_some()).collect();
+        assert_eq!(objects, [true, false, false, false, false, true]);
+        assert!(log_texts("{\"Records\":[]}").is_empty());
+        assert!(log_texts("[]").is_empty());
     }
 
     #[test]
     fn shapes_that_are_not_log_files() {
+        // Each is refused by both parsers, for the same kind of reason.
         for text in [
             "{\"records\": []}",
             "{\"Records\": 5}",
+            "{\"Records\": 5 x}",
+            "{\"Records\": {\"a\": 1}}",
+            "{\"Records\": null}",
+            "{\"Records\": [], \"Records\": []}",
+            "{}",
             "5",
             "\"x\"",
             "null",
         ] {
             assert!(
+                matches!(parse_log(text), Err(FileError::NotLogFile(_))),
+                "{text}"
+            );
+            assert!(
                 matches!(parse_records(text), Err(FileError::NotLogFile(_))),
                 "{text}"
             );
         }
-        for text in ["", "{\"Records\": [", "garbage", "{\"Records\": []} x"] {
+        for text in [
+            "",
+            "   ",
+            "{\"Records\": [",
+            "{\"Records\": [{}",
+            "{\"Records\": [{},]}",
+            "{\"Records\": [{} {}]}",
+            "{\"Records\": [{\"a\":1,}]}",
+            "{\"Records\": [{\"a\":\"\\q\"}]}",
+            "{\"Records\" [] }",
+            "{Records: []}",
+            "{\"Records\": [], }",
+            "{\"other\": [1,], \"Records\": []}",
+            "[{}] [{}]",
+            "garbage",
+            "{\"Records\": []} x",
+        ] {
+            assert!(
+                matches!(parse_log(text), Err(FileError::NotJson(_))),
+                "{text}: {:?}",
+                parse_log(text).err()
+            );
             assert!(
                 matches!(parse_records(text), Err(FileError::NotJson(_))),
                 "{text}"
             );
+        }
+        // A syntax error is located in the whole text, as serde_json locates it.
+        let text = "{\"Records\": [\n{\"a\": 1},\n{\"a\": 2,}\n]}";
+        let (Err(FileError::NotJson(log)), Err(FileError::NotJson(raw))) =
+            (parse_log(text), parse_records(text))
+        else {
+            panic!("both must fail");
+        };
+        assert_eq!((log.line(), log.column()), (raw.line(), raw.column()));
+        assert_eq!(log.line(), 3);
+    }
+
+    /// Every record of the sample logs has the same index whether it is parsed whole or with
+    /// only the members the index reads, and keeps its text.
+    #[test]
+    fn sample_records_index_alike_from_their_members() {
+        let samples =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/cloudtrail-samples");
+        let mut files = vec![samples];
+        let mut checked = 0;
+        while let Some(path) = files.pop() {
+            if path.is_dir() {
+                files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            if !path.to_string_lossy().ends_with(".json.gz") {
+                continue;
+            }
+            let (text, _) = read_text(&path, 1 << 30).unwrap();
+            for record in parse_log(&text).unwrap() {
+                let whole = EventRecord::from_json(record.text).unwrap();
+                let members = record.members.expect("sample records are objects");
+                assert_eq!(
+                    EventIndex::of(&members),
+                    EventIndex::of(&whole),
+                    "{}: {}",
+                    path.display(),
+                    record.text
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 3_000, "only {checked} sample records found");
+        // The members that only some records have: application events' eventData, resources,
+        // a readOnly string, access keys.
+        for text in [
+            r#"{"eventCategory":"ActivityAuditLog","eventData":{"eventName":"N","eventSource":"S","userIdentity":{"principalId":"P"}},"eventTime":"2026-11-23T08:15:02Z"}"#,
+            r#"{"resources":[{"ARN":"arn:aws:s3:::b/k","type":"AWS::S3::Object"},{"ARN":""}],"readOnly":"true","userIdentity":{"type":"IAMUser","userName":"u","accessKeyId":"AKIA1"},"requestParameters":{"x":1}}"#,
+            r#"{"eventCategory":"Insight","insightDetails":{"state":"Start"},"eventTime":"garbage"}"#,
+        ] {
+            let members = EventRecord::from_json_keeping(text, EventIndex::reads_member).unwrap();
+            assert_eq!(
+                EventIndex::of(&members),
+                EventIndex::of(&EventRecord::from_json(text).unwrap()),
+                "{text}"
+            );
+            let file = format!("[{text}]");
+            let [record] = &parse_log(&file).unwrap()[..] else {
+                panic!("one record");
+            };
+            assert_eq!(record.members.as_ref(), Some(&members), "{text}");
         }
     }
 
     #[test]
     fn bad_records_are_reported_and_ids_synthesized() {
         let text = r#"[{"eventID":"e1"}, 7, {"eventName":"X"}, {"eventID":""}, null]"#;
-        let records = parse_records(text).unwrap();
+        let records = parse_log(text).unwrap();
         let (mut events, mut bad) = (Vec::new(), Vec::new());
         build_events(&records, 5, &mut events, &mut bad);
         assert_eq!(

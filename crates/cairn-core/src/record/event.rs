@@ -135,20 +135,32 @@ impl EventRecord {
         deserializer: D,
         keep: impl Fn(&str) -> bool,
     ) -> Result<Self, D::Error> {
-        struct Keeping<K>(K);
-        impl<'de, K: Fn(&str) -> bool> serde::de::Visitor<'de> for Keeping<K> {
-            type Value = EventRecord;
+        Self::deserialize_keeping_then(deserializer, keep, |record| record)
+    }
+
+    /// [`deserialize_keeping`](Self::deserialize_keeping), handing the record to `then` where
+    /// it was built and returning what `then` makes of it. For a caller that needs a small
+    /// summary of the record: the struct is ~5 KB, and moving it out through the layers of a
+    /// deserializer costs more than parsing most records.
+    pub fn deserialize_keeping_then<'de, D: serde::Deserializer<'de>, T>(
+        deserializer: D,
+        keep: impl Fn(&str) -> bool,
+        then: impl FnOnce(EventRecord) -> T,
+    ) -> Result<T, D::Error> {
+        struct Keeping<K, F>(K, F);
+        impl<'de, K: Fn(&str) -> bool, T, F: FnOnce(EventRecord) -> T> serde::de::Visitor<'de>
+            for Keeping<K, F>
+        {
+            type Value = T;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a JSON object (EventRecord)")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                map: A,
-            ) -> Result<EventRecord, A::Error> {
-                EventRecord::from_map_access_keeping(map, self.0)
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                let record = EventRecord::from_map_access_keeping(map, self.0)?;
+                Ok((self.1)(record))
             }
         }
-        deserializer.deserialize_map(Keeping(keep))
+        deserializer.deserialize_map(Keeping(keep, then))
     }
 
     /// Parses one record from JSON bytes (UTF-8). See [`from_json`](Self::from_json).

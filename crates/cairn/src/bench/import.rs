@@ -33,7 +33,6 @@ use cairn_core::record::EventRecord;
 use cairn_store::{SqliteStore, Store as _};
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
-use serde_json::value::RawValue;
 
 use crate::import::{self, decode};
 
@@ -101,6 +100,15 @@ pub fn import(params: Params) -> anyhow::Result<()> {
         elapsed: limit.1,
         cpu: limit_cpu,
         note: String::new(),
+    });
+    let cpu_before = super::cpu::process();
+    let parse = measure_import_parse(&set.files, threads)?;
+    rows.push(Row {
+        name: "cairn import's parse alone, no store".into(),
+        records: parse.0,
+        elapsed: parse.1,
+        cpu: cpu_since(cpu_before, super::cpu::process()),
+        note: "gunzip + one pass per file, the index's members only".into(),
     });
 
     let data = params.dir.join("import-data");
@@ -449,8 +457,39 @@ fn generate_file(
     Ok((json.len(), gz.finish()?))
 }
 
-/// The limit: read + gunzip + parse every file on `threads` threads. Returns (records, time).
+/// The limit: read + gunzip + parse every record whole, on `threads` threads. Returns (records,
+/// time).
 fn measure_limit(files: &[PathBuf], threads: usize) -> anyhow::Result<(u64, Duration)> {
+    measure_parse(files, threads, |text| {
+        let mut n = 0;
+        for raw in decode::parse_records(text).map_err(|e| anyhow::anyhow!("{e}"))? {
+            let record = EventRecord::from_json(raw.get())?;
+            std::hint::black_box(&record);
+            n += 1;
+        }
+        Ok(n)
+    })
+}
+
+/// `cairn import`'s own parse, nothing stored: read + gunzip + [`decode::parse_log`] + the
+/// events built, on `threads` threads. Returns (records, time).
+fn measure_import_parse(files: &[PathBuf], threads: usize) -> anyhow::Result<(u64, Duration)> {
+    measure_parse(files, threads, |text| {
+        let (mut events, mut bad) = (Vec::new(), Vec::new());
+        let records = decode::parse_log(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        decode::build_events(records, 0, &mut events, &mut bad);
+        std::hint::black_box(&events);
+        Ok(events.len() as u64)
+    })
+}
+
+/// Reads and gunzips every file on `threads` threads and hands its text to `parse`, which
+/// returns its record count. Returns (records, time).
+fn measure_parse(
+    files: &[PathBuf],
+    threads: usize,
+    parse: impl Fn(&str) -> anyhow::Result<u64> + Sync,
+) -> anyhow::Result<(u64, Duration)> {
     let started = Instant::now();
     let next = AtomicUsize::new(0);
     let records = AtomicU64::new(0);
@@ -465,14 +504,7 @@ fn measure_limit(files: &[PathBuf], threads: usize) -> anyhow::Result<(u64, Dura
                         };
                         let (text, _) = decode::read_text(path, 1 << 30)
                             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                        let raws: Vec<&RawValue> = decode::parse_records(&text)
-                            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                        let mut n = 0;
-                        for raw in raws {
-                            let record = EventRecord::from_json(raw.get())?;
-                            std::hint::black_box(&record);
-                            n += 1;
-                        }
+                        let n = parse(&text).with_context(|| path.display().to_string())?;
                         records.fetch_add(n, Ordering::Relaxed);
                     }
                 })
@@ -502,7 +534,7 @@ fn measure_store_only(
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let records =
             decode::parse_log(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        decode::build_events(&records, 0, &mut events, &mut bad);
+        decode::build_events(records, 0, &mut events, &mut bad);
     }
     let data = dir.join("store-only");
     if data.exists() {

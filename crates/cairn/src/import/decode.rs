@@ -141,11 +141,42 @@ pub struct BadRecord {
 }
 
 /// One element of a log file's `Records` array, read in the same pass that finds its end: its
-/// original text and, if it is a JSON object, the members its event-history index reads
-/// ([`EventIndex::MEMBERS`]; the rest of the record is checked, not built).
+/// original text and, if it is a JSON object, its [`RecordFields`].
 pub struct LogRecord<'a> {
     pub text: &'a str,
-    pub members: Option<EventRecord>,
+    pub fields: Option<RecordFields>,
+}
+
+/// What the import needs of a record object besides its text: its `eventID` and its index.
+///
+/// Parsed from the members the index reads ([`EventIndex::MEMBERS`]; the rest of the record is
+/// checked, not built). Only this small summary is kept, not the (~5 KB) `EventRecord`
+/// struct: moving that around cost more than parsing the record.
+#[derive(Debug, PartialEq)]
+pub struct RecordFields {
+    pub event_id: Option<String>,
+    pub index: EventIndex,
+}
+
+impl RecordFields {
+    pub fn of(record: &EventRecord) -> RecordFields {
+        RecordFields {
+            event_id: record
+                .event_id
+                .as_str()
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned),
+            index: EventIndex::of(record),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RecordFields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        EventRecord::deserialize_keeping_then(deserializer, EventIndex::reads_member, |record| {
+            RecordFields::of(&record)
+        })
+    }
 }
 
 /// The records of a log file's text, `{"Records": [...]}` (other top-level members are checked
@@ -273,15 +304,15 @@ impl<'a> Cursor<'a> {
                 None => return Err(Walk::Syntax),
             };
             let is_object = self.text.as_bytes()[start] == b'{';
-            let members = if is_object {
-                Some(self.value::<IndexMembers>()?.0)
+            let fields = if is_object {
+                Some(self.value::<RecordFields>()?)
             } else {
                 self.value::<IgnoredAny>()?;
                 None
             };
             records.push(LogRecord {
                 text: &self.text[start..self.at],
-                members,
+                fields,
             });
             match self.next_non_space() {
                 Some(b',') => self.at += 1,
@@ -330,27 +361,18 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// A record object with only the members its index reads.
-struct IndexMembers(EventRecord);
-
-impl<'de> Deserialize<'de> for IndexMembers {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        EventRecord::deserialize_keeping(deserializer, EventIndex::reads_member).map(IndexMembers)
-    }
-}
-
 /// Builds the event for each record (stored as its original text), received at
 /// `received_at_ms`. Records that are not JSON objects are returned as [`BadRecord`]s.
 pub fn build_events(
-    records: &[LogRecord<'_>],
+    records: Vec<LogRecord<'_>>,
     received_at_ms: i64,
     events: &mut Vec<NewEvent>,
     bad: &mut Vec<BadRecord>,
 ) {
     events.reserve(records.len());
-    for (index, record) in records.iter().enumerate() {
-        match &record.members {
-            Some(members) => events.push(new_event(members, record.text, received_at_ms)),
+    for (index, record) in records.into_iter().enumerate() {
+        match record.fields {
+            Some(fields) => events.push(new_event(fields, record.text, received_at_ms)),
             None => bad.push(BadRecord {
                 index,
                 reason: format!("not a JSON object: {}", preview(record.text)),
@@ -361,12 +383,12 @@ pub fn build_events(
 
 /// The event for one parsed record, marked imported: keyed by its `eventID`, or by a synthetic
 /// id derived from its text when it has none (the record itself is stored unchanged).
-pub fn new_event(record: &EventRecord, text: &str, received_at_ms: i64) -> NewEvent {
-    let event_id = match record.event_id.as_str().filter(|id| !id.is_empty()) {
-        Some(id) => id.to_owned(),
-        None => synthetic_event_id(text),
-    };
-    let mut index = EventIndex::of(record);
+pub fn new_event(fields: RecordFields, text: &str, received_at_ms: i64) -> NewEvent {
+    let RecordFields {
+        event_id,
+        mut index,
+    } = fields;
+    let event_id = event_id.unwrap_or_else(|| synthetic_event_id(text));
     // Already delivered by the trail that wrote the file: trails here do not deliver it again.
     index.imported = true;
     NewEvent {
@@ -434,7 +456,7 @@ mod tests {
             ["{\"s\":\"],}{\\\"\"}", "7", "\"x\"", "[ ]", "null", "{}"]
         );
         let records = parse_log(text).unwrap();
-        let objects: Vec<bool> = records.iter().map(|r| r.members.is_some()).collect();
+        let objects: Vec<bool> = records.iter().map(|r| r.fields.is_some()).collect();
         assert_eq!(objects, [true, false, false, false, false, true]);
         assert!(log_texts("{\"Records\":[]}").is_empty());
         assert!(log_texts("[]").is_empty());
@@ -521,10 +543,10 @@ mod tests {
             let (text, _) = read_text(&path, 1 << 30).unwrap();
             for record in parse_log(&text).unwrap() {
                 let whole = EventRecord::from_json(record.text).unwrap();
-                let members = record.members.expect("sample records are objects");
+                let fields = record.fields.expect("sample records are objects");
                 assert_eq!(
-                    EventIndex::of(&members),
-                    EventIndex::of(&whole),
+                    fields,
+                    RecordFields::of(&whole),
                     "{}: {}",
                     path.display(),
                     record.text
@@ -550,7 +572,11 @@ mod tests {
             let [record] = &parse_log(&file).unwrap()[..] else {
                 panic!("one record");
             };
-            assert_eq!(record.members.as_ref(), Some(&members), "{text}");
+            assert_eq!(
+                record.fields.as_ref(),
+                Some(&RecordFields::of(&members)),
+                "{text}"
+            );
         }
     }
 
@@ -559,7 +585,7 @@ mod tests {
         let text = r#"[{"eventID":"e1"}, 7, {"eventName":"X"}, {"eventID":""}, null]"#;
         let records = parse_log(text).unwrap();
         let (mut events, mut bad) = (Vec::new(), Vec::new());
-        build_events(&records, 5, &mut events, &mut bad);
+        build_events(records, 5, &mut events, &mut bad);
         assert_eq!(
             bad.iter().map(|b| b.index).collect::<Vec<_>>(),
             [1, 4],

@@ -2,7 +2,7 @@
 //!
 //! An index entry says "event `seq`, whose eventTime is `t`, has the lookup key `(k, v)`". The
 //! entries of one key whose eventTimes fall in one [`BUCKET_SECS`]-wide bucket are stored
-//! together, up to [`MAX_ENTRIES`] to a row of `lookup_chunks`, sorted and delta-encoded
+//! together, up to [`MAX_ENTRIES`] to a row of `history_chunks`, sorted and delta-encoded
 //! ([`encode`]): 2–4 bytes an entry instead of a B-tree row each. Why: with a row per entry
 //! (6–7 per event) the indexer was the largest single cost of a bulk import — a quarter of
 //! `cairn import`'s CPU, ~1.5 µs per key — while real CloudTrail traffic is dense in time, so
@@ -19,10 +19,14 @@ use foldhash::{HashMap, HashMapExt as _};
 use super::encode::{corrupt, put_varint, take_varint};
 use crate::StoreError;
 
-/// The width of a bucket of eventTimes, in seconds. Wide enough that a bucket of a busy key
-/// fills its chunks; narrow enough that chunks of different batches overlapping in time (which
-/// a page may read without returning their entries) stay few.
-pub(super) const BUCKET_SECS: i64 = 64;
+/// The width of a bucket of eventTimes, in seconds: an hour. Wide enough that the chunks of a
+/// rare key fill too: in 64-second buckets (lookup file v2) the bench's 1M imported events
+/// needed 472k chunks, 13.5 entries each, and writing them was most of the indexer's time; in
+/// hours, 41k. Narrow enough that a page in a narrow time range decodes little it does not
+/// return (a chunk holds at most [`MAX_ENTRIES`]). A page never reads more chunks for a wider
+/// bucket: in a bucket it reads chunks by their newest entry and stops at the first that
+/// cannot hold a newer one.
+pub(super) const BUCKET_SECS: i64 = 3600;
 
 /// Entries in a chunk at most (its row stays a few KiB, well inside a page or two).
 pub(super) const MAX_ENTRIES: usize = 512;
@@ -177,20 +181,22 @@ mod tests {
 
     #[test]
     fn a_batch_groups_by_key_and_bucket() {
+        // Around the start of bucket 2.
+        let t = 2 * BUCKET_SECS;
         let keys = [
-            (1, 10, 128, 3),
-            (1, 10, 127, 2),
-            (1, 10, 129, 4),
-            (1, 10, 128, 3),
-            (2, 10, 128, 3),
+            (1, 10, t, 3),
+            (1, 10, t - 1, 2),
+            (1, 10, t + 1, 4),
+            (1, 10, t, 3),
+            (2, 10, t, 3),
         ];
         let groups = group(&keys);
         assert_eq!(
             groups,
             vec![
-                ((1, 10, 1), vec![(127, 2)]),
-                ((1, 10, 2), vec![(128, 3), (129, 4)]),
-                ((2, 10, 2), vec![(128, 3)]),
+                ((1, 10, 1), vec![(t - 1, 2)]),
+                ((1, 10, 2), vec![(t, 3), (t + 1, 4)]),
+                ((2, 10, 2), vec![(t, 3)]),
             ]
         );
         let mut merged = vec![(128, 3), (130, 9)];

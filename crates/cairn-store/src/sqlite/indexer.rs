@@ -1,10 +1,10 @@
-//! Building the event-history index (`lookup_chunks`) behind the log, in a file and on a
+//! Building the event-history index (`history_chunks`) behind the log, in a file and on a
 //! thread of its own.
 //!
 //! A commit only appends the event rows; each row carries its lookup keys packed (`keys`). The
-//! indexer thread moves them into `lookup_chunks` in the lookup file (`events-lookup.db`), in
-//! batches — each batch's entries grouped by key and 64-second bucket of eventTime into chunks
-//! ([`super::chunks`]) — and records how far it got in `lookup_progress.indexed_through`, in the
+//! indexer thread moves them into `history_chunks` in the lookup file (`events-lookup.db`), in
+//! batches — each batch's entries grouped by key and hour bucket of eventTime into chunks
+//! ([`super::chunks`]) — and records how far it got in `history_progress.indexed_through`, in the
 //! same transaction as the chunks. The lookup file has its own write lock, so the log's writer
 //! and the indexer run at the same time on two cores: with the keys inside the log's
 //! transactions, each group commit wrote (and `fdatasync`ed) the index leaves it touched, and
@@ -267,16 +267,16 @@ fn forget_a_foreign_index(index: &Connection, log: &Connection) -> Result<(u64, 
         "the lookup index is ahead of the event log it sits beside; rebuilding it"
     );
     index.execute_batch(
-        "BEGIN IMMEDIATE; DELETE FROM lookup_chunks; \
-         UPDATE lookup_progress SET indexed_through = 0 WHERE id = 0; COMMIT;",
+        "BEGIN IMMEDIATE; DELETE FROM history_chunks; \
+         UPDATE history_progress SET indexed_through = 0 WHERE id = 0; COMMIT;",
     )?;
     Ok((0, log_end))
 }
 
-/// `seq` up to which every event's keys are in `lookup_chunks` (on a reader: in its snapshot).
+/// `seq` up to which every event's keys are in `history_chunks` (on a reader: in its snapshot).
 pub(super) fn indexed_through(conn: &Connection) -> Result<u64, StoreError> {
     let seq: i64 = conn
-        .prepare_cached("SELECT indexed_through FROM lookup_progress WHERE id = 0")?
+        .prepare_cached("SELECT indexed_through FROM history_progress WHERE id = 0")?
         .query_row([], |r| r.get(0))?;
     Ok(seq as u64)
 }
@@ -386,7 +386,7 @@ impl Worker {
 /// its entries whose events are gone.
 fn delete_through(index: &Connection, seq: u64) -> Result<(), StoreError> {
     index
-        .prepare_cached("DELETE FROM lookup_chunks WHERE last_seq <= ?1")?
+        .prepare_cached("DELETE FROM history_chunks WHERE last_seq <= ?1")?
         .execute([seq as i64])?;
     Ok(())
 }
@@ -414,7 +414,7 @@ pub(super) struct Step {
 }
 
 /// Moves the keys of up to `max_events` events after `indexed_through` and up to `target` from
-/// the log into `lookup_chunks`, in one transaction of the lookup file.
+/// the log into `history_chunks`, in one transaction of the lookup file.
 pub(super) fn index_step(
     index: &mut Connection,
     log: &Connection,
@@ -446,7 +446,7 @@ pub(super) fn index_step(
     // log is visible to this later read; expired events leave gaps).
     let through = if events < max_events { target } else { last };
     write_chunks(&tx, &keys, open)?;
-    tx.prepare_cached("UPDATE lookup_progress SET indexed_through = ?1 WHERE id = 0")?
+    tx.prepare_cached("UPDATE history_progress SET indexed_through = ?1 WHERE id = 0")?
         .execute([through as i64])?;
     tx.commit()?;
     Ok(Step { through })
@@ -468,14 +468,14 @@ fn write_chunks(
     open: &mut OpenChunks,
 ) -> Result<(), StoreError> {
     let mut read_chunk = conn.prepare_cached(
-        "SELECT n, entries FROM lookup_chunks WHERE id = ?1 AND k = ?2 AND v = ?3 AND bucket = ?4",
+        "SELECT n, entries FROM history_chunks WHERE id = ?1 AND k = ?2 AND v = ?3 AND bucket = ?4",
     )?;
     let mut update = conn.prepare_cached(
-        "UPDATE lookup_chunks SET t_min = ?2, t_max = ?3, last_seq = ?4, n = ?5, entries = ?6 \
+        "UPDATE history_chunks SET t_min = ?2, t_max = ?3, last_seq = ?4, n = ?5, entries = ?6 \
          WHERE id = ?1",
     )?;
     let mut insert = conn.prepare_cached(
-        "INSERT INTO lookup_chunks (k, v, bucket, t_min, t_max, last_seq, n, entries) \
+        "INSERT INTO history_chunks (k, v, bucket, t_min, t_max, last_seq, n, entries) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     let mut still_open = OpenChunks::default();
@@ -612,7 +612,7 @@ pub(super) mod tests {
         let mut index = Connection::open(super::super::schema::lookup_path(&path)).unwrap();
         index
             .execute_batch(
-                "DELETE FROM lookup_chunks; UPDATE lookup_progress SET indexed_through = 0",
+                "DELETE FROM history_chunks; UPDATE history_progress SET indexed_through = 0",
             )
             .unwrap();
         let log = Connection::open(&path).unwrap();
@@ -632,7 +632,7 @@ pub(super) mod tests {
     pub(in crate::sqlite) fn all_entries(conn: &Connection) -> Vec<IndexKey> {
         let mut out = Vec::new();
         let mut stmt = conn
-            .prepare("SELECT k, v, bucket, entries FROM lookup_chunks")
+            .prepare("SELECT k, v, bucket, entries FROM history_chunks")
             .unwrap();
         let mut rows = stmt.query([]).unwrap();
         while let Some(row) = rows.next().unwrap() {
@@ -655,7 +655,7 @@ pub(super) mod tests {
     }
 
     fn chunk_sizes(conn: &Connection) -> Vec<i64> {
-        conn.prepare("SELECT n FROM lookup_chunks ORDER BY id")
+        conn.prepare("SELECT n FROM history_chunks ORDER BY id")
             .unwrap()
             .query_map([], |r| r.get(0))
             .unwrap()
@@ -681,11 +681,11 @@ pub(super) mod tests {
         let entries = all_entries(&conn);
         assert_eq!(entries.len(), chunks::MAX_ENTRIES + 10);
         // A corrupt chunk is not merged into: the entry goes into a new one.
-        conn.execute("UPDATE lookup_chunks SET entries = x'80' WHERE n = 10", [])
+        conn.execute("UPDATE history_chunks SET entries = x'80' WHERE n = 10", [])
             .unwrap();
         write_chunks(&conn, &[(1, 7, t, 10_000)], &mut open).unwrap();
         assert_eq!(chunk_sizes(&conn), vec![chunks::MAX_ENTRIES as i64, 10, 1]);
-        conn.execute("DELETE FROM lookup_chunks WHERE n = 10", [])
+        conn.execute("DELETE FROM history_chunks WHERE n = 10", [])
             .unwrap();
         // Deleting through a seq takes only the chunks whose events are all at or before it.
         let max = chunks::MAX_ENTRIES as u64;

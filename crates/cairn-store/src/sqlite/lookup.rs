@@ -8,7 +8,7 @@
 //! attribute conditions are checked against the keys packed in the event's row. An `EventId`
 //! condition instead drives the query from the `eventID` index (at most a handful of rows).
 //!
-//! The index covers the events up to `lookup_progress.indexed_through` (see `indexer.rs`); the
+//! The index covers the events up to `history_progress.indexed_through` (see `indexer.rs`); the
 //! few events after it (the tail) are matched from the keys packed in their rows. Both parts are
 //! read in one read transaction and merged.
 
@@ -142,7 +142,7 @@ fn by_key(
     // newest entry, so that the entries newer than every chunk still to come are returned
     // before those chunks are read (a page in a dense bucket reads only the chunks it needs).
     let mut chunks = conn.prepare_cached(
-        "SELECT bucket, t_max, entries FROM lookup_chunks WHERE k = ?1 AND v = ?2 \
+        "SELECT bucket, t_max, entries FROM history_chunks WHERE k = ?1 AND v = ?2 \
          AND bucket BETWEEN ?3 AND ?4 AND t_min <= ?5 AND t_max >= ?6 \
          ORDER BY bucket DESC, t_max DESC",
     )?;

@@ -19,15 +19,15 @@
 //! catalog(namespace, key, value)       -- JSON documents: trails, tags, channels, ...
 //! checkpoints(consumer PRIMARY KEY, position)
 //! -- events-lookup.db (derived from the rows' packed keys; attached to readers as `idx`)
-//! lookup_chunks(k, v, bucket, t_min, t_max, last_seq, n,
+//! history_chunks(k, v, bucket, t_min, t_max, last_seq, n,
 //!               entries BLOB)          -- every LookupEvents key of every event: its (eventTime,
-//!                                      -- seq) entries by key and 64 s bucket ([`chunks`])
-//! lookup_progress(indexed_through)     -- how far lookup_chunks is built ([`indexer`])
+//!                                      -- seq) entries by key and hour bucket ([`chunks`])
+//! history_progress(indexed_through)     -- how far history_chunks is built ([`indexer`])
 //! ```
 //!
 //! Two B-trees are written per event (the log and its eventID index), one row of `blocks` per
 //! run of 2–32 records (up to ~64 KiB) of a commit, and the lookup chunks behind the log, in
-//! batches, by a thread of its own (a row per key and 64 s bucket of a batch, see [`indexer`]); the encodings are in
+//! batches, by a thread of its own (a row per key and hour bucket of a batch, see [`indexer`]); the encodings are in
 //! [`encode`]. Compression and hashing happen on the committing caller's thread, before the
 //! commit reaches the writer.
 //!
@@ -699,16 +699,17 @@ mod layout_tests {
     }
 
     async fn indexed_through(store: &SqliteStore) -> i64 {
-        scalar(store, "SELECT indexed_through FROM lookup_progress").await
+        scalar(store, "SELECT indexed_through FROM history_progress").await
     }
 
     /// The one value `sql` selects, read through the store's reader (the lookup file attached).
     async fn scalar<T: rusqlite::types::FromSql + Send + 'static>(
         store: &SqliteStore,
-        sql: &'static str,
+        sql: &str,
     ) -> T {
+        let sql = sql.to_owned();
         store
-            .read(move |c| Ok(c.query_row(sql, [], |r| r.get(0))?))
+            .read(move |c| Ok(c.query_row(&sql, [], |r| r.get(0))?))
             .await
             .unwrap()
     }
@@ -797,31 +798,35 @@ mod layout_tests {
     async fn overlapping_chunks_of_a_bucket_interleave() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("events.db")).unwrap();
-        let at = |id: &str, minute: u32, second: u32| {
+        let at = |id: &str, hour: u32, second: u32| {
             let r = serde_json::json!({
                 "eventVersion": "1.08",
                 "userIdentity": {"type": "IAMUser", "userName": "alice"},
-                "eventTime": format!("2026-11-23T08:{minute:02}:{second:02}Z"),
+                "eventTime": format!("2026-11-23T{hour:02}:00:{second:02}Z"),
                 "eventSource": "iam.amazonaws.com",
                 "eventName": "GetUser",
                 "eventID": id,
             });
             NewEvent::from_record_value(&r, 0).unwrap()
         };
-        // 08:00:00 starts a bucket (1_795_420_800 is a multiple of 64).
+        // 08:00:00 starts a bucket (1_795_420_800 is a multiple of chunks::BUCKET_SECS).
+        assert_eq!(1_795_420_800 % chunks::BUCKET_SECS, 0);
         for batch in [
-            vec![at("a10", 0, 10), at("a30", 0, 30), at("a50", 0, 50)],
+            vec![at("a10", 8, 10), at("a30", 8, 30), at("a50", 8, 50)],
             // Another bucket in between, so the next step does not top up the first chunk.
-            vec![at("other", 30, 0)],
+            vec![at("other", 10, 0)],
             // Its newest entry ties with one of the first chunk's: the later event goes first.
-            vec![at("b20", 0, 20), at("b30", 0, 30)],
+            vec![at("b20", 8, 20), at("b30", 8, 30)],
         ] {
             store.commit(Commit::events(batch)).await.unwrap();
             store.index_tail().await.unwrap();
         }
         let chunks: i64 = scalar(
             &store,
-            "SELECT COUNT(*) FROM lookup_chunks WHERE bucket = 1795420800 / 64",
+            &format!(
+                "SELECT COUNT(*) FROM history_chunks WHERE bucket = {}",
+                1_795_420_800 / chunks::BUCKET_SECS
+            ),
         )
         .await;
         assert!(
@@ -924,7 +929,7 @@ mod layout_tests {
         let (chunks, entries): (i64, i64) = store
             .read(|c| {
                 Ok(
-                    c.query_row("SELECT COUNT(*), SUM(n) FROM lookup_chunks", [], |r| {
+                    c.query_row("SELECT COUNT(*), SUM(n) FROM history_chunks", [], |r| {
                         Ok((r.get(0)?, r.get(1)?))
                     })?,
                 )
@@ -1061,48 +1066,58 @@ mod layout_tests {
         }
     }
 
-    /// A lookup file with the first layout's tables (a `lookup_keys` row per entry, progress in
-    /// `lookup_index`) — a v1 file, or a v2 file an older cairn has since opened — is emptied
-    /// and rebuilt in chunks, without repeating the chunks it had.
+    /// A lookup file with an older layout's tables — v1 (a `lookup_keys` row per entry, progress
+    /// in `lookup_index`) and v2 (64-second chunks in `lookup_chunks`, progress in
+    /// `lookup_progress`) — loses them at open. If this version's tables are not there (a v1 or
+    /// v2 file) its index is built from the log; if they are (an older cairn has opened a v3 file
+    /// since), they are kept, without repeating an entry.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_lookup_file_of_rows_is_rebuilt_in_chunks() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("events.db");
-        two_events(&path).await;
-        {
-            let conn = Connection::open(schema::lookup_path(&path)).unwrap();
-            // Also an index of the same name with an older definition (a pre-release build's).
-            conn.execute_batch(
-                "CREATE TABLE lookup_keys (k, v, t, seq, PRIMARY KEY (k, v, t, seq)) WITHOUT ROWID;
-                 CREATE TABLE lookup_index (id INTEGER PRIMARY KEY, indexed_through INTEGER);
-                 INSERT INTO lookup_index VALUES (0, 2);
-                 DROP INDEX lookup_chunks_key;
-                 CREATE INDEX lookup_chunks_key ON lookup_chunks(k, v, bucket);",
-            )
-            .unwrap();
-        }
-        let store = SqliteStore::open(&path).unwrap();
-        store.index_tail().await.unwrap();
-        let old: i64 = scalar(
-            &store,
-            "SELECT COUNT(*) FROM idx.sqlite_master WHERE name IN ('lookup_keys', 'lookup_index')",
-        )
-        .await;
-        assert_eq!(old, 0);
-        let index: String = scalar(
-            &store,
-            "SELECT sql FROM idx.sqlite_master WHERE name = 'lookup_chunks_key'",
-        )
-        .await;
-        assert!(index.contains("t_max"), "{index}");
-        assert_eq!(indexed_through(&store).await, 2);
-        assert_eq!(key_count(&store).await, 8, "each entry once");
-        for user in ["alice", "bob"] {
-            let found = store
-                .lookup(by(LookupFilter::Username(user.into())))
-                .await
+    async fn a_lookup_file_of_an_older_layout_is_rebuilt() {
+        for had_v3 in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("events.db");
+            two_events(&path).await;
+            {
+                let conn = Connection::open(schema::lookup_path(&path)).unwrap();
+                if !had_v3 {
+                    conn.execute_batch("DROP TABLE history_chunks; DROP TABLE history_progress;")
+                        .unwrap();
+                }
+                // Progress that says "all indexed" in tables this version must not trust.
+                conn.execute_batch(
+                    "CREATE TABLE lookup_keys (k, v, t, seq, PRIMARY KEY (k, v, t, seq)) WITHOUT ROWID;
+                     CREATE TABLE lookup_index (id INTEGER PRIMARY KEY, indexed_through INTEGER);
+                     INSERT INTO lookup_index VALUES (0, 2);
+                     CREATE TABLE lookup_chunks (id INTEGER PRIMARY KEY, k, v, bucket, t_min, t_max,
+                                                 last_seq, n, entries);
+                     CREATE INDEX lookup_chunks_key ON lookup_chunks(k, v, bucket, t_max);
+                     CREATE TABLE lookup_progress (id INTEGER PRIMARY KEY, indexed_through INTEGER);
+                     INSERT INTO lookup_progress VALUES (0, 2);",
+                )
                 .unwrap();
-            assert_eq!(found.len(), 1, "{user}");
+            }
+            let store = SqliteStore::open(&path).unwrap();
+            store.index_tail().await.unwrap();
+            let old: i64 = scalar(
+                &store,
+                "SELECT COUNT(*) FROM idx.sqlite_master WHERE name IN \
+                 ('lookup_keys', 'lookup_index', 'lookup_chunks', 'lookup_progress')",
+            )
+            .await;
+            assert_eq!(old, 0, "had v3: {had_v3}");
+            assert_eq!(indexed_through(&store).await, 2, "had v3: {had_v3}");
+            assert_eq!(
+                key_count(&store).await,
+                8,
+                "had v3: {had_v3}: each entry once"
+            );
+            for user in ["alice", "bob"] {
+                let found = store
+                    .lookup(by(LookupFilter::Username(user.into())))
+                    .await
+                    .unwrap();
+                assert_eq!(found.len(), 1, "had v3: {had_v3}: {user}");
+            }
         }
     }
 

@@ -65,17 +65,20 @@ pub(super) fn lookup_path(log: &Path) -> PathBuf {
     log.with_file_name(format!("{stem}-lookup.db"))
 }
 
-/// The lookup index (lookup file v2): every event-history key of every event, as entries `(t,
+/// The lookup index (lookup file v3): every event-history key of every event, as entries `(t,
 /// seq)` in chunks (see `chunks.rs`): `k` = history * 16 + attribute, `v` = the value's 64-bit
-/// id, `bucket` = eventTime / 64 s; `t_min`/`t_max` bound the chunk's eventTimes, `last_seq` its
-/// highest `seq` (retention deletes a chunk with its last event), `n` its entries.
-/// `lookup_progress.indexed_through`: how far it is built; events past it are matched from the
-/// keys packed in their rows. (v1 of the file held one `lookup_keys` row per entry and its
-/// progress in `lookup_index`; a file with either is emptied and rebuilt from the log at open.
-/// The progress table has a new name so that an older cairn opening a v2 file starts its own
-/// index from nothing rather than trusting progress it did not make.)
+/// id, `bucket` = eventTime / [`BUCKET_SECS`](super::chunks::BUCKET_SECS); `t_min`/`t_max`
+/// bound the chunk's eventTimes, `last_seq` its highest `seq` (retention deletes a chunk with its
+/// last event), `n` its entries. `history_progress.indexed_through`: how far it is built; events
+/// past it are matched from the keys packed in their rows.
+///
+/// Earlier layouts: v1 held one `lookup_keys` row per entry (progress in `lookup_index`), v2
+/// the same chunks as now in 64-second buckets (`lookup_chunks`, progress in
+/// `lookup_progress`). Each layout has tables of its own names, so no cairn ever reads or
+/// extends another's index: an older cairn opening this file builds its own from nothing, and
+/// this one drops the older tables it finds (see [`prepare_lookup_writer`]).
 pub(super) const LOOKUP_SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS lookup_chunks (
+CREATE TABLE IF NOT EXISTS history_chunks (
     id        INTEGER PRIMARY KEY,
     k         INTEGER NOT NULL,
     v         INTEGER NOT NULL,
@@ -86,13 +89,13 @@ CREATE TABLE IF NOT EXISTS lookup_chunks (
     n         INTEGER NOT NULL,
     entries   BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS lookup_chunks_key ON lookup_chunks(k, v, bucket, t_max);
-CREATE INDEX IF NOT EXISTS lookup_chunks_seq ON lookup_chunks(last_seq);
-CREATE TABLE IF NOT EXISTS lookup_progress (
+CREATE INDEX IF NOT EXISTS history_chunks_key ON history_chunks(k, v, bucket, t_max);
+CREATE INDEX IF NOT EXISTS history_chunks_seq ON history_chunks(last_seq);
+CREATE TABLE IF NOT EXISTS history_progress (
     id               INTEGER PRIMARY KEY CHECK (id = 0),
     indexed_through  INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO lookup_progress (id, indexed_through) VALUES (0, 0);
+INSERT OR IGNORE INTO history_progress (id, indexed_through) VALUES (0, 0);
 "#;
 
 /// Settings for the lookup file's single writer connection (the indexer's), then its schema.
@@ -109,19 +112,20 @@ pub(super) fn prepare_lookup_writer(conn: &Connection) -> Result<(), StoreError>
     conn.pragma_update(None, "journal_size_limit", super::wal::KEPT_WAL_BYTES)?;
     // Rolled back if anything below fails.
     let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
-    // v1 tables: a v1 file, or a v2 file an older cairn has opened (and built its own index in)
-    // since.
-    let v1: i64 = tx.query_row(
+    // v1 and v2 tables: a file of an older layout (this version's index is then built from the
+    // log, as for a new file), or one an older cairn has opened since and built its own index in
+    // (this version's tables, if any, are its own and untouched).
+    let older: i64 = tx.query_row(
         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
-         AND name IN ('lookup_keys', 'lookup_index')",
+         AND name IN ('lookup_keys', 'lookup_index', 'lookup_chunks', 'lookup_progress')",
         [],
         |r| r.get(0),
     )?;
-    if v1 > 0 {
-        // Rebuilt as chunks from the log's packed keys, from scratch (chunks written before an
-        // older cairn took over may miss what it indexed), and with this version's indexes
-        // (`CREATE INDEX IF NOT EXISTS` keeps an older definition of the same name).
-        tracing::info!("rebuilding the event history index in chunks (lookup file v1 -> v2)");
+    if older > 0 {
+        tracing::info!(
+            "dropping the event history index of an older cairn (lookup file v1/v2); this one's \
+             is built from the log"
+        );
         tx.execute_batch(
             "DROP TABLE IF EXISTS lookup_keys; DROP TABLE IF EXISTS lookup_index;
              DROP TABLE IF EXISTS lookup_chunks; DROP TABLE IF EXISTS lookup_progress;",

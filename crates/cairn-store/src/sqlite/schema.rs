@@ -133,6 +133,14 @@ pub(super) fn prepare_lookup_writer(conn: &Connection) -> Result<(), StoreError>
     }
     tx.execute_batch(LOOKUP_SCHEMA)?;
     tx.commit()?;
+    if older > 0 {
+        // The dropped index's pages would stay in the file as free pages (811 MB for a v1 index
+        // of 10M events); the new index is still (nearly) empty, so compacting now is quick.
+        // Not fatal: SQLite reuses free pages, and another process's read can hold it off.
+        if let Err(e) = conn.execute_batch("VACUUM") {
+            tracing::warn!("could not compact the lookup file after dropping an older index: {e}");
+        }
+    }
     Ok(())
 }
 

@@ -116,7 +116,8 @@ impl EventRecord {
 
     /// Parses one record from its JSON text, building only the top-level members whose wire
     /// name `keep` accepts (sub-objects of a kept member are built whole). Every other member is
-    /// checked to be well-formed JSON and dropped, so the result is *not* the whole record: this
+    /// checked as building it would check it (syntax, number range, escapes, depth) and
+    /// dropped, so the result is *not* the whole record: this
     /// is for callers that keep the record's text and need a few members of it, such as the
     /// event-history index of an imported log file, where building the free-form
     /// `requestParameters`/`responseElements` trees would cost more than the rest of the parse.
@@ -653,12 +654,19 @@ mod tests {
         assert_eq!(r.extra["eventData"], json!({"k": "v"}));
         // It fails where from_json fails: not an object, malformed JSON (also in a dropped
         // member), trailing text.
+        let deep = format!("{{\"x\":{}{}}}", "[".repeat(200), "]".repeat(200));
         for bad in [
             "[1]",
             "5",
             r#"{"other":[1,}"#,
             r#"{"eventName":"A"} x"#,
             r#"{"a":"\q"}"#,
+            // Well-formed to a skipping parser, refused by a building one: in a dropped member
+            // too.
+            r#"{"other":1e400}"#,
+            r#"{"other":{"k":"\ud800"}}"#,
+            r#"{"other":{"\udc00":1}}"#,
+            &deep,
         ] {
             assert!(EventRecord::from_json(bad).is_err(), "{bad}");
             assert!(

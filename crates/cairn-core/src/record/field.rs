@@ -397,6 +397,57 @@ impl Slot for Option<Value> {
     }
 }
 
+/// A JSON value read and dropped, failing exactly where building a [`Value`] from it would:
+/// numbers out of range, lone surrogate escapes, nesting past the deserializer's limit.
+/// (`serde::de::IgnoredAny` only checks the syntax: serde_json skips such values without
+/// complaint, and a record kept with one could then never be parsed again.)
+pub(crate) struct CheckedSkip;
+
+impl<'de> Deserialize<'de> for CheckedSkip {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SkipVisitor;
+        impl<'de> Visitor<'de> for SkipVisitor {
+            type Value = CheckedSkip;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<CheckedSkip, E> {
+                Ok(CheckedSkip)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<CheckedSkip, E> {
+                Ok(CheckedSkip)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<CheckedSkip, E> {
+                Ok(CheckedSkip)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<CheckedSkip, E> {
+                Ok(CheckedSkip)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<CheckedSkip, E> {
+                Ok(CheckedSkip)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<CheckedSkip, E> {
+                Ok(CheckedSkip)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<CheckedSkip, E> {
+                Ok(CheckedSkip)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<CheckedSkip, D::Error> {
+                CheckedSkip::deserialize(d)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CheckedSkip, A::Error> {
+                while seq.next_element::<CheckedSkip>()?.is_some() {}
+                Ok(CheckedSkip)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CheckedSkip, A::Error> {
+                while map.next_entry::<CheckedSkip, CheckedSkip>()?.is_some() {}
+                Ok(CheckedSkip)
+            }
+        }
+        deserializer.deserialize_any(SkipVisitor)
+    }
+}
+
 /// Reads an object key, borrowing it from the input when possible (no allocation for the known
 /// member names of a record parsed from a string).
 pub(crate) struct KeySeed;

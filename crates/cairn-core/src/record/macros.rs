@@ -57,7 +57,7 @@ macro_rules! record_object {
             }
 
             /// Reads the members of a JSON object whose wire name `keep` accepts; the others
-            /// are checked to be well-formed JSON and dropped, never built.
+            /// are checked as building them would check them, and dropped.
             #[allow(dead_code)] // used for the records' top level only
             fn from_map_access_keeping<'de, A, K>(
                 mut map: A,
@@ -70,7 +70,7 @@ macro_rules! record_object {
                 let mut out = Self::default();
                 while let Some(key) = map.next_key_seed($crate::record::field::KeySeed)? {
                     if !keep(&key) {
-                        map.next_value::<::serde::de::IgnoredAny>()?;
+                        map.next_value::<$crate::record::field::CheckedSkip>()?;
                         continue;
                     }
                     match &*key {

@@ -23,9 +23,10 @@ use crate::StoreError;
 /// rare key fill too: in 64-second buckets (lookup file v2) the bench's 1M imported events
 /// needed 472k chunks, 13.5 entries each, and writing them was most of the indexer's time; in
 /// hours, 41k. Narrow enough that a page in a narrow time range decodes little it does not
-/// return (a chunk holds at most [`MAX_ENTRIES`]). A page never reads more chunks for a wider
-/// bucket: in a bucket it reads chunks by their newest entry and stops at the first that
-/// cannot hold a newer one.
+/// return (a chunk holds at most [`MAX_ENTRIES`]). A page decodes no more chunks for a wider
+/// bucket (in a bucket it reads chunks by their newest entry and stops at the first that cannot
+/// hold a newer one); deep in a busy hour it passes over the index entries of the hour's chunks
+/// newer than its cursor, on the index alone (it holds `t_min`).
 pub(super) const BUCKET_SECS: i64 = 3600;
 
 /// Entries in a chunk at most (its row stays a few KiB, well inside a page or two).
@@ -129,8 +130,8 @@ mod tests {
             (start, 7),
             (start, 1_000_000_000_000),
             (start + 5, 3),
-            (start + 63, i64::MAX),
-            (start + 63, 7),
+            (start + BUCKET_SECS - 1, i64::MAX),
+            (start + BUCKET_SECS - 1, 7),
         ];
         let mut sorted = entries.clone();
         sorted.sort_unstable();
@@ -141,8 +142,8 @@ mod tests {
         let old = bucket_of(-1);
         assert_eq!(old, -1);
         assert_eq!(
-            round_trip(old, &[(-64, 1), (-1, 2)]),
-            vec![(-64, 1), (-1, 2)]
+            round_trip(old, &[(-BUCKET_SECS, 1), (-1, 2)]),
+            vec![(-BUCKET_SECS, 1), (-1, 2)]
         );
     }
 

@@ -89,7 +89,9 @@ CREATE TABLE IF NOT EXISTS history_chunks (
     n         INTEGER NOT NULL,
     entries   BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS history_chunks_key ON history_chunks(k, v, bucket, t_max);
+-- t_min too: a page deep in a busy hour passes over the chunks newer than its cursor on the
+-- index alone, without reading their rows.
+CREATE INDEX IF NOT EXISTS history_chunks_key ON history_chunks(k, v, bucket, t_max, t_min);
 CREATE INDEX IF NOT EXISTS history_chunks_seq ON history_chunks(last_seq);
 CREATE TABLE IF NOT EXISTS history_progress (
     id               INTEGER PRIMARY KEY CHECK (id = 0),
@@ -121,6 +123,11 @@ pub(super) fn prepare_lookup_writer(conn: &Connection) -> Result<(), StoreError>
         [],
         |r| r.get(0),
     )?;
+    let had_own: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'history_chunks'",
+        [],
+        |r| r.get(0),
+    )?;
     if older > 0 {
         tracing::info!(
             "dropping the event history index of an older cairn (lookup file v1/v2); this one's \
@@ -133,10 +140,12 @@ pub(super) fn prepare_lookup_writer(conn: &Connection) -> Result<(), StoreError>
     }
     tx.execute_batch(LOOKUP_SCHEMA)?;
     tx.commit()?;
-    if older > 0 {
+    if older > 0 && had_own == 0 {
         // The dropped index's pages would stay in the file as free pages (811 MB for a v1 index
-        // of 10M events); the new index is still (nearly) empty, so compacting now is quick.
-        // Not fatal: SQLite reuses free pages, and another process's read can hold it off.
+        // of 10M events); this version's index is still empty, so compacting now is quick. (Not
+        // when this version's index was there already — an older cairn opened the file since —
+        // as that would rewrite all of it here; SQLite reuses free pages anyway.) Not fatal:
+        // another process's read can hold it off.
         if let Err(e) = conn.execute_batch("VACUUM") {
             tracing::warn!("could not compact the lookup file after dropping an older index: {e}");
         }

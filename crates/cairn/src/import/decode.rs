@@ -141,10 +141,11 @@ pub struct BadRecord {
 }
 
 /// One element of a log file's `Records` array, read in the same pass that finds its end: its
-/// original text and, if it is a JSON object, its [`RecordFields`].
+/// original text and its [`RecordFields`], or why it is not a record (not a JSON object, or a
+/// value that only a skipping parser accepts, such as `1e400`).
 pub struct LogRecord<'a> {
     pub text: &'a str,
-    pub fields: Option<RecordFields>,
+    pub fields: Result<RecordFields, String>,
 }
 
 /// What the import needs of a record object besides its text: its `eventID` and its index.
@@ -232,6 +233,9 @@ impl<'a> Cursor<'a> {
             _ => {
                 // Not an object or array: a JSON scalar, or not JSON at all.
                 self.value::<IgnoredAny>()?;
+                if self.next_non_space().is_some() {
+                    return Err(Walk::Syntax);
+                }
                 return Err(Walk::File(FileError::NotLogFile(
                     "the top level is neither an object nor an array".into(),
                 )));
@@ -292,8 +296,9 @@ impl<'a> Cursor<'a> {
     /// `[record, ...]`; the cursor is on the `[`.
     fn records(&mut self) -> Result<Vec<LogRecord<'a>>, Walk> {
         self.at += 1;
-        // A record is ~1.3 KB of text.
-        let mut records = Vec::with_capacity((self.text.len() - self.at) / 1024);
+        // A record is ~1.3 KB of text (a hint only: a file of a few huge records must not
+        // reserve room for thousands).
+        let mut records = Vec::with_capacity(((self.text.len() - self.at) / 1024).min(4096));
         if self.next_non_space() == Some(b']') {
             self.at += 1;
             return Ok(records);
@@ -303,12 +308,11 @@ impl<'a> Cursor<'a> {
                 Some(_) => self.at,
                 None => return Err(Walk::Syntax),
             };
-            let is_object = self.text.as_bytes()[start] == b'{';
-            let fields = if is_object {
-                Some(self.value::<RecordFields>()?)
+            let fields = if self.text.as_bytes()[start] == b'{' {
+                self.record_fields()?
             } else {
                 self.value::<IgnoredAny>()?;
-                None
+                Err("not a JSON object".to_owned())
             };
             records.push(LogRecord {
                 text: &self.text[start..self.at],
@@ -321,6 +325,23 @@ impl<'a> Cursor<'a> {
                     return Ok(records);
                 }
                 _ => return Err(Walk::Syntax),
+            }
+        }
+    }
+
+    /// A record object's fields. An object that a skipping parser accepts but a building one
+    /// refuses (a number out of range, a lone surrogate escape, nesting past the limit) is a bad
+    /// record, as it would be to every later reader of its text; the file goes on.
+    fn record_fields(&mut self) -> Result<Result<RecordFields, String>, Walk> {
+        let start = self.at;
+        match self.value::<RecordFields>() {
+            Ok(fields) => Ok(Ok(fields)),
+            Err(walk) => {
+                self.at = start;
+                let Ok(RecordError(why)) = self.value::<RecordError>() else {
+                    return Err(walk);
+                };
+                Ok(Err(why))
             }
         }
     }
@@ -361,6 +382,21 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Why a well-formed JSON object is not a record: the error a building parse of it gives.
+/// Deserializing this type always checks the value's syntax only (like [`IgnoredAny`]).
+struct RecordError(String);
+
+impl<'de> Deserialize<'de> for RecordError {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = <&RawValue>::deserialize(deserializer)?;
+        let why = match EventRecord::from_json(raw.get()) {
+            Err(e) => e.to_string(),
+            Ok(_) => "not a valid record".to_owned(),
+        };
+        Ok(RecordError(why))
+    }
+}
+
 /// Builds the event for each record (stored as its original text), received at
 /// `received_at_ms`. Records that are not JSON objects are returned as [`BadRecord`]s.
 pub fn build_events(
@@ -372,10 +408,10 @@ pub fn build_events(
     events.reserve(records.len());
     for (index, record) in records.into_iter().enumerate() {
         match record.fields {
-            Some(fields) => events.push(new_event(fields, record.text, received_at_ms)),
-            None => bad.push(BadRecord {
+            Ok(fields) => events.push(new_event(fields, record.text, received_at_ms)),
+            Err(why) => bad.push(BadRecord {
                 index,
-                reason: format!("not a JSON object: {}", preview(record.text)),
+                reason: format!("{why}: {}", preview(record.text)),
             }),
         }
     }
@@ -456,7 +492,7 @@ mod tests {
             ["{\"s\":\"],}{\\\"\"}", "7", "\"x\"", "[ ]", "null", "{}"]
         );
         let records = parse_log(text).unwrap();
-        let objects: Vec<bool> = records.iter().map(|r| r.fields.is_some()).collect();
+        let objects: Vec<bool> = records.iter().map(|r| r.fields.is_ok()).collect();
         assert_eq!(objects, [true, false, false, false, false, true]);
         assert!(log_texts("{\"Records\":[]}").is_empty());
         assert!(log_texts("[]").is_empty());
@@ -502,6 +538,8 @@ mod tests {
             "[{}] [{}]",
             "garbage",
             "{\"Records\": []} x",
+            "5 x",
+            "null garbage",
         ] {
             assert!(
                 matches!(parse_log(text), Err(FileError::NotJson(_))),
@@ -524,6 +562,38 @@ mod tests {
         assert_eq!(log.line(), 3);
     }
 
+    /// A record that only a skipping parser accepts — a number out of range, a lone surrogate
+    /// escape, nesting past the limit, in a member the index reads or in one it drops — is a
+    /// bad record, as it is to `EventRecord::from_json` (every later reader of its text); the
+    /// records around it are imported.
+    #[test]
+    fn records_a_building_parser_refuses_are_bad_records() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        for member in ["eventName", "requestParameters", "userIdentity"] {
+            for value in ["1e400", "\"\\ud800\"", "{\"\\udc00\": 1}", deep.as_str()] {
+                let bad = format!("{{\"eventID\":\"b\",\"{member}\":{value}}}");
+                assert!(EventRecord::from_json(&bad).is_err(), "{bad}");
+                let text =
+                    format!("{{\"Records\":[{{\"eventID\":\"a\"}},{bad},{{\"eventID\":\"c\"}}]}}");
+                log_texts(&text);
+                let records = parse_log(&text).unwrap();
+                let (mut events, mut bad_records) = (Vec::new(), Vec::new());
+                build_events(records, 0, &mut events, &mut bad_records);
+                let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+                assert_eq!(ids, ["a", "c"], "{bad}");
+                assert_eq!(bad_records.len(), 1, "{bad}");
+                assert_eq!(bad_records[0].index, 1, "{bad}");
+                assert!(
+                    bad_records[0]
+                        .reason
+                        .contains("invalid CloudTrail event record"),
+                    "{:?}",
+                    bad_records[0]
+                );
+            }
+        }
+    }
+
     /// Every record of the sample logs has the same index whether it is parsed whole or with
     /// only the members the index reads, and keeps its text.
     #[test]
@@ -543,7 +613,7 @@ mod tests {
             let (text, _) = read_text(&path, 1 << 30).unwrap();
             for record in parse_log(&text).unwrap() {
                 let whole = EventRecord::from_json(record.text).unwrap();
-                let fields = record.fields.expect("sample records are objects");
+                let fields = record.fields.expect("sample records are records");
                 assert_eq!(
                     fields,
                     RecordFields::of(&whole),
@@ -573,7 +643,7 @@ mod tests {
                 panic!("one record");
             };
             assert_eq!(
-                record.fields.as_ref(),
+                record.fields.as_ref().ok(),
                 Some(&RecordFields::of(&members)),
                 "{text}"
             );

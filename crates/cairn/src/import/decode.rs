@@ -269,13 +269,15 @@ impl<'a> Cursor<'a> {
                 } else if self.next_non_space() == Some(b'[') {
                     records = Some(self.records()?);
                 } else {
-                    let kind = match self.value()? {
-                        serde_json::Value::Null => "null",
-                        serde_json::Value::Bool(_) => "a boolean",
-                        serde_json::Value::Number(_) => "a number",
-                        serde_json::Value::String(_) => "a string",
-                        _ => "an object",
+                    let kind = match self.next_non_space() {
+                        Some(b'n') => "null",
+                        Some(b't' | b'f') => "a boolean",
+                        Some(b'"') => "a string",
+                        Some(b'{') => "an object",
+                        _ => "a number",
                     };
+                    // Checked as well-formed only, as any other member: `1e400` is a number.
+                    self.value::<IgnoredAny>()?;
                     return Err(Walk::File(FileError::NotLogFile(format!(
                         "`Records` is {kind}, not an array"
                     ))));
@@ -505,6 +507,7 @@ mod tests {
             "{\"records\": []}",
             "{\"Records\": 5}",
             "{\"Records\": 5 x}",
+            "{\"Records\": \"[]\"}",
             "{\"Records\": {\"a\": 1}}",
             "{\"Records\": null}",
             "{\"Records\": [], \"Records\": []}",

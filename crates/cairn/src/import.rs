@@ -183,10 +183,7 @@ fn parse_file(index: usize, path: &Path, max_file_bytes: u64) -> Parsed {
     parsed.outcome = decode::read_text(path, max_file_bytes).and_then(|(text, read)| {
         parsed.bytes_read = read;
         parsed.json_bytes = text.len() as u64;
-        let records = decode::parse_log(&text)?;
-        let (mut events, mut bad) = (Vec::new(), Vec::new());
-        decode::build_events(records, now_ms(), &mut events, &mut bad);
-        Ok((events, bad))
+        decode::parse_events(&text, now_ms())
     });
     parsed
 }

@@ -125,24 +125,16 @@ impl EventRecord {
     /// Fails exactly when [`from_json`](Self::from_json) fails.
     pub fn from_json_keeping(json: &str, keep: impl Fn(&str) -> bool) -> Result<Self, RecordError> {
         let mut deserializer = serde_json::Deserializer::from_str(json);
-        let record = Self::deserialize_keeping(&mut deserializer, keep)?;
+        let record = Self::deserialize_keeping_then(&mut deserializer, keep, |record| record)?;
         deserializer.end()?;
         Ok(record)
     }
 
     /// [`from_json_keeping`](Self::from_json_keeping) on any deserializer: reads one JSON object
-    /// (anything else is an error), building only the members `keep` accepts.
-    pub fn deserialize_keeping<'de, D: serde::Deserializer<'de>>(
-        deserializer: D,
-        keep: impl Fn(&str) -> bool,
-    ) -> Result<Self, D::Error> {
-        Self::deserialize_keeping_then(deserializer, keep, |record| record)
-    }
-
-    /// [`deserialize_keeping`](Self::deserialize_keeping), handing the record to `then` where
-    /// it was built and returning what `then` makes of it. For a caller that needs a small
-    /// summary of the record: the struct is ~5 KB, and moving it out through the layers of a
-    /// deserializer costs more than parsing most records.
+    /// (anything else is an error), building only the members `keep` accepts, and hands the
+    /// record to `then` where it was built, returning what `then` makes of it. For a caller that
+    /// needs a small summary of the record: the struct is ~5 KB, and moving it out through the
+    /// layers of a deserializer costs more than parsing most records.
     pub fn deserialize_keeping_then<'de, D: serde::Deserializer<'de>, T>(
         deserializer: D,
         keep: impl Fn(&str) -> bool,

@@ -429,12 +429,6 @@ impl<'de> Deserialize<'de> for CheckedSkip {
             fn visit_unit<E: de::Error>(self) -> Result<CheckedSkip, E> {
                 Ok(CheckedSkip)
             }
-            fn visit_none<E: de::Error>(self) -> Result<CheckedSkip, E> {
-                Ok(CheckedSkip)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<CheckedSkip, D::Error> {
-                CheckedSkip::deserialize(d)
-            }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CheckedSkip, A::Error> {
                 while seq.next_element::<CheckedSkip>()?.is_some() {}
                 Ok(CheckedSkip)

@@ -58,7 +58,6 @@ macro_rules! record_object {
 
             /// Reads the members of a JSON object whose wire name `keep` accepts; the others
             /// are checked as building them would check them, and dropped.
-            #[allow(dead_code)] // used for the records' top level only
             fn from_map_access_keeping<'de, A, K>(
                 mut map: A,
                 keep: K,

@@ -25,10 +25,10 @@
 //!   a text index. Cairn's own ids are UUIDv7, whose keys follow time (appended at the index's
 //!   right edge); imported AWS ids are random UUIDs, so for them this index is written all over.
 
-use foldhash::{HashMap, HashMapExt as _};
 use std::cell::RefCell;
 use std::sync::LazyLock;
 
+use foldhash::{HashMap, HashMapExt as _};
 use sha2::{Digest as _, Sha256};
 
 use crate::{EventIndex, HistoryKind, LookupFilter, NewEvent, StoreError, StoreErrorKind};

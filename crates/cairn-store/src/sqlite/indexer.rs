@@ -35,12 +35,12 @@
 //!   unbounded tail — but not for a backlog found at open (an index being rebuilt), nor while
 //!   the indexer is failing or gone.
 
-use foldhash::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use foldhash::HashMap;
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 use tokio::sync::oneshot;
 

@@ -475,9 +475,7 @@ fn measure_limit(files: &[PathBuf], threads: usize) -> anyhow::Result<(u64, Dura
 /// events built, on `threads` threads. Returns (records, time).
 fn measure_import_parse(files: &[PathBuf], threads: usize) -> anyhow::Result<(u64, Duration)> {
     measure_parse(files, threads, |text| {
-        let (mut events, mut bad) = (Vec::new(), Vec::new());
-        let records = decode::parse_log(text).map_err(|e| anyhow::anyhow!("{e}"))?;
-        decode::build_events(records, 0, &mut events, &mut bad);
+        let (events, _) = decode::parse_events(text, 0).map_err(|e| anyhow::anyhow!("{e}"))?;
         std::hint::black_box(&events);
         Ok(events.len() as u64)
     })
@@ -528,13 +526,12 @@ fn measure_store_only(
     batch: usize,
 ) -> anyhow::Result<(u64, Duration, Option<Duration>, Option<Duration>)> {
     let mut events = Vec::new();
-    let mut bad = Vec::new();
     for path in files {
         let (text, _) = decode::read_text(path, 1 << 30)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let records =
-            decode::parse_log(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        decode::build_events(records, 0, &mut events, &mut bad);
+        let (file_events, _) = decode::parse_events(&text, 0)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        events.extend(file_events);
     }
     let data = dir.join("store-only");
     if data.exists() {

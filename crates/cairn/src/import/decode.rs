@@ -335,12 +335,11 @@ impl<'a> Cursor<'a> {
     /// refuses (a number out of range, a lone surrogate escape, nesting past the limit) is a bad
     /// record, as it would be to every later reader of its text; the file goes on.
     fn record_fields(&mut self) -> Result<Result<RecordFields, String>, Walk> {
-        let start = self.at;
         match self.value::<RecordFields>() {
             Ok(fields) => Ok(Ok(fields)),
+            // (A failed `value` leaves the cursor where it was.)
             Err(walk) => {
-                self.at = start;
-                let Ok(RecordError(why)) = self.value::<RecordError>() else {
+                let Ok(Refusal(why)) = self.value::<Refusal>() else {
                     return Err(walk);
                 };
                 Ok(Err(why))
@@ -386,28 +385,29 @@ impl<'a> Cursor<'a> {
 
 /// Why a well-formed JSON object is not a record: the error a building parse of it gives.
 /// Deserializing this type always checks the value's syntax only (like [`IgnoredAny`]).
-struct RecordError(String);
+struct Refusal(String);
 
-impl<'de> Deserialize<'de> for RecordError {
+impl<'de> Deserialize<'de> for Refusal {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = <&RawValue>::deserialize(deserializer)?;
         let why = match EventRecord::from_json(raw.get()) {
             Err(e) => e.to_string(),
             Ok(_) => "not a valid record".to_owned(),
         };
-        Ok(RecordError(why))
+        Ok(Refusal(why))
     }
 }
 
-/// Builds the event for each record (stored as its original text), received at
-/// `received_at_ms`. Records that are not JSON objects are returned as [`BadRecord`]s.
-pub fn build_events(
-    records: Vec<LogRecord<'_>>,
+/// The events of a log file's text ([`parse_log`]), one per record (stored as its original
+/// text), received at `received_at_ms`, and the records that are not records
+/// ([`BadRecord`]s).
+pub fn parse_events(
+    text: &str,
     received_at_ms: i64,
-    events: &mut Vec<NewEvent>,
-    bad: &mut Vec<BadRecord>,
-) {
-    events.reserve(records.len());
+) -> Result<(Vec<NewEvent>, Vec<BadRecord>), FileError> {
+    let records = parse_log(text)?;
+    let mut events = Vec::with_capacity(records.len());
+    let mut bad = Vec::new();
     for (index, record) in records.into_iter().enumerate() {
         match record.fields {
             Ok(fields) => events.push(new_event(fields, record.text, received_at_ms)),
@@ -417,6 +417,7 @@ pub fn build_events(
             }),
         }
     }
+    Ok((events, bad))
 }
 
 /// The event for one parsed record, marked imported: keyed by its `eventID`, or by a synthetic
@@ -579,9 +580,7 @@ mod tests {
                 let text =
                     format!("{{\"Records\":[{{\"eventID\":\"a\"}},{bad},{{\"eventID\":\"c\"}}]}}");
                 log_texts(&text);
-                let records = parse_log(&text).unwrap();
-                let (mut events, mut bad_records) = (Vec::new(), Vec::new());
-                build_events(records, 0, &mut events, &mut bad_records);
+                let (events, bad_records) = parse_events(&text, 0).unwrap();
                 let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
                 assert_eq!(ids, ["a", "c"], "{bad}");
                 assert_eq!(bad_records.len(), 1, "{bad}");
@@ -656,9 +655,7 @@ mod tests {
     #[test]
     fn bad_records_are_reported_and_ids_synthesized() {
         let text = r#"[{"eventID":"e1"}, 7, {"eventName":"X"}, {"eventID":""}, null]"#;
-        let records = parse_log(text).unwrap();
-        let (mut events, mut bad) = (Vec::new(), Vec::new());
-        build_events(records, 5, &mut events, &mut bad);
+        let (events, bad) = parse_events(text, 5).unwrap();
         assert_eq!(
             bad.iter().map(|b| b.index).collect::<Vec<_>>(),
             [1, 4],

@@ -21,8 +21,8 @@
 //!   attribute share an id with probability ~n²/2^65 (3·10⁻⁶ at ten million).
 //! - The event's own keys are also kept packed in its row (`keys`): the indexer builds the index
 //!   from them, and lookups check further conditions and match the unindexed tail against them.
-//! - The `eventID` is indexed by a 64-bit key ([`id_key`], `events_id`), a third of the size of
-//!   a text index. Cairn's own ids are UUIDv7, whose keys follow time (appended at the index's
+//! - The `eventID` is indexed by a 64-bit key ([`id_key`], table `event_ids`), a third of the
+//!   size of a text index. Cairn's own ids are UUIDv7, whose keys follow time (appended at the index's
 //!   right edge); imported AWS ids are random UUIDs, so for them this index is written all over.
 
 use std::cell::RefCell;
@@ -226,8 +226,11 @@ pub(super) fn decode_block(stored: &[u8]) -> Result<Block, StoreError> {
     Ok(Block { text, ends })
 }
 
-/// The row's `record` for an event stored in a block: [`IN_BLOCK`], then as LEB128 varints how
-/// far back the block's first event is (`seq - first_seq`) and the record's index in the block.
+/// The row's `record` for an event stored in a block (schema v5): [`IN_BLOCK`], then as LEB128
+/// varints how far back the block's first event is (`seq - first_seq`) and the record's index in
+/// the block. Since v6 such events have no row (see `manifest.rs`); v5 rows are still read
+/// ([`parse_block_ref`]), and tests write them.
+#[cfg(test)]
 pub(super) fn block_ref(back: u64, index: usize) -> Vec<u8> {
     let mut out = vec![IN_BLOCK];
     put_varint(&mut out, back);
@@ -510,6 +513,20 @@ pub(super) fn encode_events(events: Vec<NewEvent>) -> Result<EncodedEvents, Stor
 }
 
 impl EncodedEvent {
+    /// This event's part of its block's manifest, its record at `index` in the block.
+    pub(super) fn manifest_fields(&self, index: usize) -> super::manifest::EntryFields<'_> {
+        super::manifest::EntryFields {
+            index,
+            id_hash: self.id_hash,
+            received_at_ms: self.received_at_ms,
+            history: self.history,
+            event_time: self.event_time,
+            imported: self.imported,
+            event_id: &self.event_id,
+            keys: &self.packed_keys,
+        }
+    }
+
     fn of(event: &NewEvent, record: StoredRecord) -> EncodedEvent {
         let ix = &event.index;
         let keys = event_keys(ix);

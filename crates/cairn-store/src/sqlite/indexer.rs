@@ -251,13 +251,7 @@ impl Drop for StoppedGuard {
 /// restored from a backup).
 fn forget_a_foreign_index(index: &Connection, log: &Connection) -> Result<(u64, u64), StoreError> {
     let indexed = indexed_through(index)?;
-    let log_end: i64 = log.query_row(
-        "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0), \
-                    (SELECT expired_through FROM log_state WHERE id = 0))",
-        [],
-        |r| r.get(0),
-    )?;
-    let log_end = log_end as u64;
+    let log_end = super::log_view::log_end(log)?;
     if indexed <= log_end {
         return Ok((indexed, log_end));
     }
@@ -394,19 +388,6 @@ fn delete_through(index: &Connection, seq: u64) -> Result<(), StoreError> {
 /// One index entry of one key: `(k, v, t, seq)`.
 type IndexKey = (i64, i64, i64, i64);
 
-/// Adds the index keys of an event row `(seq, event_time, keys)` to `into`; returns its `seq`.
-fn row_keys(row: &rusqlite::Row<'_>, into: &mut Vec<IndexKey>) -> Result<i64, StoreError> {
-    let seq: i64 = row.get(0)?;
-    let time: i64 = row.get(1)?;
-    let packed = row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
-    into.extend(
-        unpack_keys(packed)
-            .into_iter()
-            .map(|(k, v)| (k, v, time, seq)),
-    );
-    Ok(seq)
-}
-
 /// What an [`index_step`] did.
 pub(super) struct Step {
     /// The new `indexed_through`.
@@ -432,15 +413,14 @@ pub(super) fn index_step(
     let mut keys: Vec<IndexKey> = Vec::new();
     let mut events = 0;
     let mut last = from;
-    {
-        let mut rows = log.prepare_cached(
-            "SELECT seq, event_time, keys FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
-        )?;
-        let mut rows = rows.query(params![from as i64, target as i64, max_events as i64])?;
-        while let Some(row) = rows.next()? {
-            last = row_keys(row, &mut keys)? as u64;
-            events += 1;
-        }
+    for entry in super::log_view::scan(log, from, target, max_events)? {
+        keys.extend(
+            unpack_keys(&entry.keys)
+                .into_iter()
+                .map(|(k, v)| (k, v, entry.event_time, entry.seq as i64)),
+        );
+        last = entry.seq;
+        events += 1;
     }
     // Fewer rows than asked for: every event up to `target` was read (the durable end of the
     // log is visible to this later read; expired events leave gaps).

@@ -18,6 +18,7 @@ use rusqlite::{Connection, params};
 
 use super::chunks::{self, Entry, bucket_of};
 use super::encode::{filter_key, id_key, time_key, unpack_keys};
+use super::log_view::{self, Fetcher, LogEntry};
 use super::reader::Records;
 use crate::{LookedUpEvent, LookupFilter, LookupQuery, StoreError};
 
@@ -69,22 +70,11 @@ fn in_range(q: &LookupQuery, t: i64, seq: i64) -> bool {
             .is_none_or(|(bt, bs)| t < bt || (t == bt && seq < bs as i64))
 }
 
-/// The columns [`Records::event`] reads, then the event's time and packed keys.
-const EVENT_COLUMNS: &str = "seq, event_id, received_at, record, imported, event_time, keys";
-
-/// Whether an event row (of [`EVENT_COLUMNS`]) has every key in `required`.
-fn has_keys(row: &rusqlite::Row<'_>, required: &[(i64, i64)]) -> Result<bool, StoreError> {
-    if required.is_empty() {
-        return Ok(true);
-    }
-    Ok(has_all(
-        row.get_ref(6)?.as_blob().map_err(rusqlite::Error::from)?,
-        required,
-    ))
-}
-
-/// Whether the packed keys of an event row include every key in `required`.
+/// Whether an event's packed keys include every key in `required`.
 fn has_all(packed: &[u8], required: &[(i64, i64)]) -> bool {
+    if required.is_empty() {
+        return true;
+    }
     let keys = unpack_keys(packed);
     required.iter().all(|key| keys.contains(key))
 }
@@ -104,23 +94,34 @@ fn by_event_id(
     {
         return Ok(Vec::new());
     }
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE id_hash = ?1 AND event_id = ?2 AND history = ?3 \
-         AND seq <= ?4 ORDER BY event_time DESC, seq DESC"
-    ))?;
-    let mut rows = stmt.query(params![id_key(id), id, q.history.code(), indexed as i64])?;
-    let mut records = Records::new(conn);
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        let (t, seq): (i64, i64) = (row.get(5)?, row.get(0)?);
-        if out.len() < q.limit && in_range(q, t, seq) && has_keys(row, keys)? {
-            out.push(LookedUpEvent {
-                event: records.event(row)?,
-                event_time: t,
-            });
+    let mut fetcher = Fetcher::new(conn);
+    let mut found = Vec::new();
+    for seq in fetcher.seqs_of_id_key(id_key(id))? {
+        if seq > indexed {
+            continue;
+        }
+        if let Some(entry) = fetcher.at(seq)?
+            && entry.event_id == id
+            && entry.history == q.history.code()
+            && in_range(q, entry.event_time, seq as i64)
+            && has_all(&entry.keys, keys)
+        {
+            found.push(entry);
         }
     }
-    Ok(out)
+    found.sort_unstable_by_key(|e| std::cmp::Reverse((e.event_time, e.seq)));
+    found.truncate(q.limit);
+    let mut records = Records::new(conn);
+    found
+        .into_iter()
+        .map(|entry| {
+            let event_time = entry.event_time;
+            Ok(LookedUpEvent {
+                event: records.event(entry)?,
+                event_time,
+            })
+        })
+        .collect()
 }
 
 /// The matches of a query driven by the entries of key `(k, v)`; each must also have the
@@ -147,9 +148,7 @@ fn by_key(
          ORDER BY bucket DESC, t_max DESC",
     )?;
     let mut chunks = chunks.query(params![k, v, bucket_of(low), bucket_of(high), high, low])?;
-    let mut fetch = conn.prepare_cached(&format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE seq = ?1"
-    ))?;
+    let mut fetcher = Fetcher::new(conn);
     let mut records = Records::new(conn);
     // Entries read and in range, not yet returned; newest on top.
     let mut pending: BinaryHeap<Entry> = BinaryHeap::new();
@@ -170,13 +169,12 @@ fn by_key(
             if last_returned.replace((t, seq)) == Some((t, seq)) {
                 continue;
             }
-            let mut rows = fetch.query([seq])?;
-            // No row: an event retention has deleted.
-            if let Some(row) = rows.next()?
-                && has_keys(row, others)?
+            // None: an event retention has deleted.
+            if let Some(entry) = fetcher.at(seq as u64)?
+                && has_all(&entry.keys, others)
             {
                 out.push(LookedUpEvent {
-                    event: records.event(row)?,
+                    event: records.event(entry)?,
                     event_time: t,
                 });
                 if out.len() >= q.limit {
@@ -232,43 +230,24 @@ fn tail_part(
             _ => None,
         })
         .collect();
-    // (event_time, seq) of every match: only those records are read and decoded.
-    let mut hits: Vec<(i64, i64)> = Vec::new();
-    {
-        let mut stmt = conn.prepare_cached(
-            "SELECT seq, event_time, event_id, keys FROM events WHERE seq > ?1 ORDER BY seq",
-        )?;
-        let mut rows = stmt.query([indexed as i64])?;
-        while let Some(row) = rows.next()? {
-            let seq: i64 = row.get(0)?;
-            let time: i64 = row.get(1)?;
-            if !in_range(q, time, seq) {
-                continue;
-            }
-            let id = row.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
-            if ids.iter().any(|wanted| *wanted != id) {
-                continue;
-            }
-            if has_all(
-                row.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?,
-                &required,
-            ) {
-                hits.push((time, seq));
-            }
-        }
-    }
-    hits.sort_unstable_by(|a, b| b.cmp(a));
+    // Every match: only those records are decoded.
+    let mut hits: Vec<LogEntry> = log_view::scan(conn, indexed, u64::MAX, usize::MAX)?
+        .into_iter()
+        .filter(|e| {
+            in_range(q, e.event_time, e.seq as i64)
+                && ids.iter().all(|wanted| *wanted == e.event_id)
+                && has_all(&e.keys, &required)
+        })
+        .collect();
+    hits.sort_unstable_by_key(|e| std::cmp::Reverse((e.event_time, e.seq)));
     hits.truncate(q.limit);
-    let mut record = conn.prepare_cached(
-        "SELECT seq, event_id, received_at, record, imported, event_time FROM events WHERE seq = ?1",
-    )?;
     let mut records = Records::new(conn);
     hits.into_iter()
-        .map(|(time, seq)| {
-            let event = record.query_row(params![seq], |row| Ok(records.event(row)))??;
+        .map(|entry| {
+            let event_time = entry.event_time;
             Ok(LookedUpEvent {
-                event,
-                event_time: time,
+                event: records.event(entry)?,
+                event_time,
             })
         })
         .collect()

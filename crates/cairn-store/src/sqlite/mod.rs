@@ -47,7 +47,9 @@
 mod chunks;
 mod encode;
 mod indexer;
+mod log_view;
 mod lookup;
+mod manifest;
 mod reader;
 mod schema;
 mod syncer;
@@ -674,6 +676,211 @@ mod layout_tests {
         assert_eq!(ids, ["old-1", "old-2", "new-1", "new-2"]);
     }
 
+    /// A v5 store (every event a row, some pointing into a block; ids indexed on `events`)
+    /// opens as v6: its ids move to `event_ids`, its events read back in order beside new ones
+    /// listed in manifests (at every start and limit), are found by id and lookup, are still
+    /// duplicates, and expire with their blocks.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_v5_store_moves_its_ids_and_reads_beside_manifests() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let old: Vec<NewEvent> = ["old-lone", "old-b0", "old-b1", "old-b2"]
+            .iter()
+            .map(|id| event(id, "GetUser", &format!("user-{id}")))
+            .collect();
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE events (seq INTEGER PRIMARY KEY, id_hash INTEGER NOT NULL,
+                     received_at INTEGER NOT NULL, history INTEGER NOT NULL,
+                     event_time INTEGER NOT NULL, imported INTEGER NOT NULL,
+                     event_id TEXT NOT NULL, keys BLOB NOT NULL, record BLOB NOT NULL);
+                 CREATE INDEX events_id ON events(id_hash);
+                 CREATE TABLE blocks (first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL,
+                     data BLOB NOT NULL);
+                 CREATE TABLE log_state (id INTEGER PRIMARY KEY CHECK (id = 0),
+                     expired_through INTEGER NOT NULL);
+                 INSERT INTO log_state VALUES (0, 0);
+                 CREATE TABLE catalog (namespace TEXT NOT NULL, key TEXT NOT NULL,
+                     value TEXT NOT NULL, PRIMARY KEY (namespace, key)) WITHOUT ROWID;
+                 CREATE TABLE checkpoints (consumer TEXT PRIMARY KEY,
+                     position INTEGER NOT NULL) WITHOUT ROWID;
+                 PRAGMA user_version = 5;",
+            )
+            .unwrap();
+            let lone = encode::encode_events(old[..1].to_vec()).unwrap();
+            let block = encode::encode_events(old[1..].to_vec()).unwrap();
+            assert_eq!(block.blocks.len(), 1);
+            conn.execute(
+                "INSERT INTO blocks VALUES (2, 4, ?1)",
+                [&block.blocks[0]],
+            )
+            .unwrap();
+            for (seq, e) in (1i64..).zip(lone.events.iter().chain(&block.events)) {
+                let record = match &e.record {
+                    encode::StoredRecord::Inline(r) => r.clone(),
+                    encode::StoredRecord::InBlock { index, .. } => {
+                        encode::block_ref(seq as u64 - 2, *index)
+                    }
+                };
+                conn.execute(
+                    "INSERT INTO events VALUES (?1, ?2, 1000, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    rusqlite::params![
+                        seq,
+                        e.id_hash,
+                        e.history,
+                        e.event_time,
+                        e.imported,
+                        e.event_id,
+                        e.packed_keys,
+                        record
+                    ],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let version: i64 = store
+            .read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(version, schema::SCHEMA_VERSION);
+        let old_index: i64 =
+            scalar(&store, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'events_id'").await;
+        let ids: i64 = scalar(&store, "SELECT COUNT(*) FROM event_ids").await;
+        assert_eq!((old_index, ids), (0, 4));
+        // New events: a bulk commit (one of them already in the log) and a lone one.
+        let mut new: Vec<NewEvent> = ["old-b1", "new-1", "new-2"]
+            .iter()
+            .map(|id| event(id, "PutUser", &format!("user-{id}")))
+            .collect();
+        for e in &mut new {
+            e.received_at_ms = 5_000;
+        }
+        let receipt = store
+            .commit(Commit {
+                events: new.clone(),
+                duplicates: DuplicateEvents::Skip,
+                ..Commit::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(receipt.seqs, vec![None, Some(5), Some(6)]);
+        let mut lone = event("new-3", "PutUser", "user-new-3");
+        lone.received_at_ms = 5_000;
+        store.commit(Commit::events(vec![lone.clone()])).await.unwrap();
+        let manifests: i64 = scalar(&store, "SELECT COUNT(*) FROM manifests").await;
+        let rows: i64 = scalar(&store, "SELECT COUNT(*) FROM events").await;
+        assert_eq!((manifests, rows), (1, 5), "4 old rows and the lone new one");
+        let expected: Vec<(String, String)> = old
+            .iter()
+            .chain(&new[1..])
+            .chain([&lone])
+            .map(|e| (e.event_id.clone(), e.record_json.clone()))
+            .collect();
+        let all: Vec<(String, String)> = store
+            .read_events(0, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.event_id, e.record_json))
+            .collect();
+        assert_eq!(all, expected);
+        for after in 0..=7u64 {
+            for limit in 1..=8usize {
+                let part = store.read_events(after, limit).await.unwrap();
+                let seqs: Vec<u64> = part.iter().map(|e| e.seq).collect();
+                let want: Vec<u64> = (after + 1..=7).take(limit).collect();
+                assert_eq!(seqs, want, "after {after}, limit {limit}");
+            }
+        }
+        store.index_tail().await.unwrap();
+        for (id, text) in &expected {
+            let found = store.event_by_id(id).await.unwrap().unwrap();
+            assert_eq!(&found.record_json, text, "{id}");
+            let looked_up = store
+                .lookup(by(LookupFilter::Username(format!("user-{id}"))))
+                .await
+                .unwrap();
+            assert_eq!(looked_up.len(), 1, "{id}");
+            assert_eq!(&looked_up[0].event.event_id, id);
+            let by_id = store
+                .lookup(by(LookupFilter::EventId(id.clone())))
+                .await
+                .unwrap();
+            assert_eq!(by_id.len(), 1, "{id}");
+        }
+        // The old events expire first, with their v5 block; then the manifest's with theirs.
+        assert_eq!(store.expire_events(2_000, 100).await.unwrap(), 4);
+        assert_eq!(block_count(&store).await, 1);
+        assert!(store.event_by_id("old-b1").await.unwrap().is_none());
+        assert_eq!(store.expire_events(6_000, 100).await.unwrap(), 3);
+        assert_eq!(block_count(&store).await, 0);
+        let left: i64 = scalar(
+            &store,
+            "SELECT (SELECT COUNT(*) FROM events) + (SELECT COUNT(*) FROM manifests) \
+             + (SELECT COUNT(*) FROM event_ids)",
+        )
+        .await;
+        assert_eq!(left, 0);
+        assert_eq!(store.last_seq().await.unwrap(), 7);
+    }
+
+    /// Two ids with the same 64-bit key (simulated: an extra `event_ids` entry) are told apart
+    /// by comparing the ids themselves: neither is taken for a duplicate of the other, and each
+    /// is found by its own id.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ids_sharing_a_key_are_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .commit(Commit::events(vec![
+                event("a", "GetUser", "u"),
+                event("b", "GetUser", "u"),
+            ]))
+            .await
+            .unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            for (id, seq) in [("q", 1), ("r", 2)] {
+                conn.execute(
+                    "INSERT INTO event_ids VALUES (?1, ?2)",
+                    rusqlite::params![encode::id_key(id), seq],
+                )
+                .unwrap();
+            }
+        }
+        // "q" in a bulk commit (checked against a manifest), "r" alone, and "q" twice in one.
+        let receipt = store
+            .commit(Commit {
+                events: vec![event("q", "PutUser", "u"), event("q", "PutUser", "u")],
+                duplicates: DuplicateEvents::Skip,
+                ..Commit::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(receipt.seqs, vec![Some(3), None]);
+        let receipt = store
+            .commit(Commit::events(vec![event("r", "PutUser", "u")]))
+            .await
+            .unwrap();
+        assert_eq!(receipt.seqs, vec![Some(4)]);
+        store.index_tail().await.unwrap();
+        for (id, seq) in [("a", 1), ("b", 2), ("q", 3), ("r", 4)] {
+            assert_eq!(store.event_by_id(id).await.unwrap().unwrap().seq, seq);
+            let found = store
+                .lookup(by(LookupFilter::EventId(id.into())))
+                .await
+                .unwrap();
+            assert_eq!(
+                found.iter().map(|e| e.event.seq).collect::<Vec<_>>(),
+                vec![seq],
+                "{id}"
+            );
+        }
+    }
+
     /// A row that points at a block that is not there, or does not span it, is a clear error, not
     /// a panic.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1008,7 +1215,7 @@ mod layout_tests {
         assert_eq!(mixed[10], vec!["e-7".to_string()]);
     }
 
-    /// A v2 or v3 store (lookup index inside the log file) opens as v5: the old tables are
+    /// A v2 or v3 store (lookup index inside the log file) opens as the current version: the old tables are
     /// dropped and the index is rebuilt in the lookup file from the rows' packed keys.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_older_store_rebuilds_its_index() {
@@ -1048,7 +1255,11 @@ mod layout_tests {
                 .read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
                 .await
                 .unwrap();
-            assert_eq!((user_version, old_tables), (5, 0), "v{version}");
+            assert_eq!(
+                (user_version, old_tables),
+                (schema::SCHEMA_VERSION, 0),
+                "v{version}"
+            );
             store.index_tail().await.unwrap();
             assert_eq!(indexed_through(&store).await, 2, "v{version}");
             assert_eq!(

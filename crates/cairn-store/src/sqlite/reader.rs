@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension};
 
 use super::encode::{self, Block};
+use super::log_view::{self, Fetcher, LogEntry, RecordAt};
 use crate::{StoreError, StoreErrorKind, StoredEvent};
 
 /// Idle read connections; a reader is opened on demand and returned after use.
@@ -50,9 +51,9 @@ impl Pool {
     }
 }
 
-/// Reads records back from rows: a record stored in its row is decoded from it; one stored in a
-/// block (see `encode.rs`) is cut from its block, which is read and decompressed once for all
-/// the records of it a query needs (the last few blocks are kept).
+/// Reads records back: a record stored in its row is decoded from it; one stored in a block
+/// (see `encode.rs`) is cut from its block, which is read and decompressed once for all the
+/// records of it a query needs (the last few blocks are kept).
 pub(super) struct Records<'c> {
     conn: &'c Connection,
     /// Recently decoded blocks, `(first_seq, last_seq, block)`, the most recent last.
@@ -70,33 +71,31 @@ impl<'c> Records<'c> {
         }
     }
 
-    /// An event from a row `(seq, event_id, received_at, record, imported)`.
-    pub(super) fn event(&mut self, row: &rusqlite::Row<'_>) -> Result<StoredEvent, StoreError> {
-        let seq = row.get::<_, i64>(0)? as u64;
-        let stored = row.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?;
+    /// The stored event of a log entry, its record decoded.
+    pub(super) fn event(&mut self, entry: LogEntry) -> Result<StoredEvent, StoreError> {
+        let record_json = match &entry.record {
+            RecordAt::Row(stored) => match encode::parse_block_ref(stored)? {
+                None => encode::decode_record(stored)?,
+                Some((back, index)) => {
+                    let first = entry.seq.checked_sub(back).ok_or_else(|| {
+                        corrupt_event(entry.seq, "points before the log's start")
+                    })?;
+                    self.in_block(entry.seq, first, index)?
+                }
+            },
+            &RecordAt::Block { first_seq, index } => self.in_block(entry.seq, first_seq, index)?,
+        };
         Ok(StoredEvent {
-            seq,
-            event_id: row.get(1)?,
-            received_at_ms: row.get(2)?,
-            record_json: self.text(seq, stored)?,
-            imported: row.get(4)?,
+            seq: entry.seq,
+            event_id: entry.event_id,
+            received_at_ms: entry.received_at_ms,
+            record_json,
+            imported: entry.imported,
         })
     }
 
-    /// The record text of event `seq` from its row's `record`.
-    fn text(&mut self, seq: u64, stored: &[u8]) -> Result<String, StoreError> {
-        let Some((back, index)) = encode::parse_block_ref(stored)? else {
-            return encode::decode_record(stored);
-        };
-        let corrupt = |why: &str| {
-            StoreError::new(
-                StoreErrorKind::Backend,
-                format!("stored record is corrupt: event {seq} {why}"),
-            )
-        };
-        let first = seq
-            .checked_sub(back)
-            .ok_or_else(|| corrupt("points before the log's start"))?;
+    /// The record of event `seq`, at `index` in the block starting at `first`.
+    fn in_block(&mut self, seq: u64, first: u64, index: usize) -> Result<String, StoreError> {
         let at = match self.blocks.iter().position(|(f, ..)| *f == first) {
             Some(at) => at,
             None => {
@@ -108,7 +107,7 @@ impl<'c> Records<'c> {
                         Ok((r.get::<_, i64>(0)? as u64, encode::decode_block(data)))
                     })
                     .optional()?
-                    .ok_or_else(|| corrupt("has lost its block"))?;
+                    .ok_or_else(|| corrupt_event(seq, "has lost its block"))?;
                 if self.blocks.len() == BLOCKS_KEPT {
                     self.blocks.remove(0);
                 }
@@ -119,23 +118,17 @@ impl<'c> Records<'c> {
         let (_, last, block) = &self.blocks[at];
         // A reference into a block that does not span the event is corrupt.
         if seq > *last {
-            return Err(corrupt("is past its block"));
+            return Err(corrupt_event(seq, "is past its block"));
         }
         Ok(block.record(index)?.to_owned())
     }
 }
 
-/// Every row of a query as events.
-fn collect(
-    conn: &Connection,
-    mut rows: rusqlite::Rows<'_>,
-) -> Result<Vec<StoredEvent>, StoreError> {
-    let mut records = Records::new(conn);
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(records.event(row)?);
-    }
-    Ok(out)
+fn corrupt_event(seq: u64, why: &str) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Backend,
+        format!("stored record is corrupt: event {seq} {why}"),
+    )
 }
 
 pub(super) fn events_after(
@@ -143,29 +136,23 @@ pub(super) fn events_after(
     after_seq: u64,
     limit: usize,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, event_id, received_at, record, imported FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-    )?;
-    collect(conn, stmt.query(params![after_seq as i64, limit as i64])?)
+    let mut records = Records::new(conn);
+    log_view::scan(conn, after_seq, u64::MAX, limit)?
+        .into_iter()
+        .map(|entry| records.event(entry))
+        .collect()
 }
 
 pub(super) fn event_by_id(conn: &Connection, id: &str) -> Result<Option<StoredEvent>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, event_id, received_at, record, imported FROM events WHERE id_hash = ?1 AND event_id = ?2",
-    )?;
-    Ok(collect(conn, stmt.query(params![encode::id_key(id), id])?)?.pop())
+    Fetcher::new(conn)
+        .by_id(id)?
+        .map(|entry| Records::new(conn).event(entry))
+        .transpose()
 }
 
-/// The highest `seq` ever written: the last event's, or — once retention has emptied the log —
-/// the last expired one's (`log_state`), so numbers are never handed out twice.
+/// The highest `seq` ever written (see [`log_view::log_end`]).
 pub(super) fn last_seq(conn: &Connection) -> Result<u64, StoreError> {
-    let seq: i64 = conn
-        .prepare_cached(
-            "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0),
-                        (SELECT expired_through FROM log_state WHERE id = 0))",
-        )?
-        .query_row([], |r| r.get(0))?;
-    Ok(seq as u64)
+    log_view::log_end(conn)
 }
 
 pub(super) fn catalog_get(

@@ -6,15 +6,16 @@ use rusqlite::Connection;
 
 use crate::StoreError;
 
-const SCHEMA_VERSION: i64 = 5;
+pub(super) const SCHEMA_VERSION: i64 = 6;
 
 /// How long a connection waits for another's lock (e.g. `cairn import` beside a server).
 pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Schema v5 of the log file: v3 without the lookup index, which moved to its own file in v4
-/// (see [`LOOKUP_SCHEMA`]), and with blocks of records (v5; a v4 store gains the table, its rows
-/// stay as they are): see [`super::encode`] for the encodings.
-const SCHEMA_V5: &str = r#"
+/// Schema v6 of the log file: v3 without the lookup index, which moved to its own file in v4
+/// (see [`LOOKUP_SCHEMA`]); with blocks of records (v5, see [`super::encode`]); and since v6 the
+/// events of a commit of more than one event listed in their block's manifest instead of rows
+/// (see [`super::manifest`]), with `event_ids` indexing every event's id, row or manifest.
+const SCHEMA_V6: &str = r#"
 CREATE TABLE IF NOT EXISTS events (
     seq            INTEGER PRIMARY KEY,
     id_hash        INTEGER NOT NULL,
@@ -26,16 +27,29 @@ CREATE TABLE IF NOT EXISTS events (
     keys           BLOB NOT NULL,
     record         BLOB NOT NULL
 );
--- eventID lookups and duplicate checks, by the 64-bit hash of the id (not unique: the writer
--- compares the ids of the rows it finds).
-CREATE INDEX IF NOT EXISTS events_id ON events(id_hash);
--- Records of neighbouring events of one commit, compressed together (v5): the events' rows
--- point here (see `encode.rs`). A block goes when the last of its events expires.
+-- Records of neighbouring events of one commit, compressed together (v5): a manifest (v6) or
+-- the events' rows (v5) point here (see `encode.rs`). A block goes when the last of its events
+-- expires.
 CREATE TABLE IF NOT EXISTS blocks (
     first_seq  INTEGER PRIMARY KEY,
     last_seq   INTEGER NOT NULL,
     data       BLOB NOT NULL
 );
+-- The events of a block that have no row (v6, see `manifest.rs`): its events from first_seq to
+-- last_seq, the earliest received_at among them, and their columns packed.
+CREATE TABLE IF NOT EXISTS manifests (
+    first_seq     INTEGER PRIMARY KEY,
+    last_seq      INTEGER NOT NULL,
+    received_min  INTEGER NOT NULL,
+    entries       BLOB NOT NULL
+);
+-- eventID lookups and duplicate checks (v6; v2-v5 indexed events.id_hash): the 64-bit key of
+-- the id (`encode::id_key`, not unique: the writer compares the ids of the events it finds).
+CREATE TABLE IF NOT EXISTS event_ids (
+    id_hash  INTEGER NOT NULL,
+    seq      INTEGER NOT NULL,
+    PRIMARY KEY (id_hash, seq)
+) WITHOUT ROWID;
 -- v2 and v3 kept the lookup index in this file; it is rebuilt in the lookup file.
 DROP TABLE IF EXISTS lookup_keys;
 DROP TABLE IF EXISTS lookup_index;
@@ -191,13 +205,28 @@ pub(super) fn prepare_writer(conn: &Connection) -> Result<(), StoreError> {
         return Err(StoreError::new(
             crate::StoreErrorKind::Backend,
             "the event store has schema version 1 (an earlier pre-release cairn); this cairn uses \
-             version 5 (compressed records, a lookup index of its own) and does not convert it: move the \
+             version 6 (compressed records, a lookup index of its own) and does not convert it: move the \
              data dir aside and start fresh (re-import delivered log files with `cairn import`)",
         ));
     }
-    conn.execute_batch(&format!(
-        "BEGIN IMMEDIATE; {SCHEMA_V5} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-    ))?;
+    // Rolled back if anything below fails.
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    let had_event_ids: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'event_ids'",
+        [],
+        |r| r.get(0),
+    )?;
+    tx.execute_batch(SCHEMA_V6)?;
+    if had_event_ids == 0 {
+        // A v2-v5 store: its rows' ids move from the index on `events` to `event_ids`, read in
+        // key order from that index so the new B-tree is written from left to right.
+        tx.execute_batch(
+            "INSERT INTO event_ids (id_hash, seq) SELECT id_hash, seq FROM events ORDER BY id_hash, seq;
+             DROP INDEX IF EXISTS events_id;",
+        )?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
     Ok(())
 }
 

@@ -13,6 +13,7 @@
 //!
 //! [`syncer`]: super::syncer
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,8 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use super::encode::{EncodedEvent, EncodedEvents, StoredRecord};
+use super::log_view::{Fetcher, LogEntry};
+use super::manifest::Manifest;
 use super::indexer;
 use super::syncer::{self, Health, WalFile, Work};
 use crate::{CatalogWrite, Commit, CommitReceipt, DuplicateEvents, StoreError, StoreErrorKind};
@@ -503,18 +506,24 @@ fn apply_commit(
             start.execute(params![consumer, *last_seq as i64])?;
         }
     }
+    let job_start = *last_seq;
     let mut seqs = Vec::with_capacity(commit.events.events.len());
-    let mut same_id = conn.prepare_cached("SELECT event_id FROM events WHERE id_hash = ?1")?;
+    let mut fetcher = Fetcher::new(conn);
     let mut insert_event = conn.prepare_cached(
         "INSERT INTO events (seq, id_hash, received_at, history, event_time, imported, event_id,
                              keys, record)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    // The seqs each block's stored events got, `(first, last)`: a block is stored only if some
-    // of its events were.
-    let mut block_seqs: Vec<Option<(u64, u64)>> = vec![None; commit.events.blocks.len()];
+    let mut insert_id =
+        conn.prepare_cached("INSERT INTO event_ids (id_hash, seq) VALUES (?1, ?2)")?;
+    // The ids of the events this commit has stored so far, by `seq - job_start - 1` (their
+    // manifests are written at the end).
+    let mut stored_ids: Vec<&str> = Vec::with_capacity(commit.events.events.len());
+    // Each block's manifest, once one of its events is stored: a block is stored only then.
+    let mut manifests: Vec<Option<Manifest>> =
+        (0..commit.events.blocks.len()).map(|_| None).collect();
     for event in &commit.events.events {
-        if is_present(&mut same_id, event)? {
+        if is_present(&mut fetcher, event, job_start, &stored_ids)? {
             match commit.duplicates {
                 DuplicateEvents::Skip => {
                     seqs.push(None);
@@ -532,49 +541,63 @@ fn apply_commit(
             }
         }
         let seq = *last_seq + 1;
-        let reference;
-        let record: &[u8] = match &event.record {
-            StoredRecord::Inline(record) => record,
-            StoredRecord::InBlock { block, index } => {
-                let seqs = block_seqs[*block].get_or_insert((seq, seq));
-                seqs.1 = seq;
-                reference = super::encode::block_ref(seq - seqs.0, *index);
-                &reference
+        match &event.record {
+            StoredRecord::Inline(record) => {
+                insert_event.execute(params![
+                    seq as i64,
+                    event.id_hash,
+                    event.received_at_ms,
+                    event.history,
+                    event.event_time,
+                    event.imported,
+                    event.event_id,
+                    event.packed_keys,
+                    record,
+                ])?;
             }
-        };
-        insert_event.execute(params![
-            seq as i64,
-            event.id_hash,
-            event.received_at_ms,
-            event.history,
-            event.event_time,
-            event.imported,
-            event.event_id,
-            event.packed_keys,
-            record,
-        ])?;
+            StoredRecord::InBlock { block, index } => {
+                manifests[*block]
+                    .get_or_insert_with(|| Manifest::new(seq))
+                    .push(seq, &event.manifest_fields(*index));
+            }
+        }
+        insert_id.execute(params![event.id_hash, seq as i64])?;
+        stored_ids.push(&event.event_id);
         *last_seq = seq;
         seqs.push(Some(seq));
     }
     let mut insert_block =
         conn.prepare_cached("INSERT INTO blocks (first_seq, last_seq, data) VALUES (?1, ?2, ?3)")?;
-    for (data, seqs) in commit.events.blocks.iter().zip(block_seqs) {
-        if let Some((first, last)) = seqs {
-            insert_block.execute(params![first as i64, last as i64, data])?;
+    let mut insert_manifest = conn.prepare_cached(
+        "INSERT INTO manifests (first_seq, last_seq, received_min, entries) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (data, manifest) in commit.events.blocks.iter().zip(manifests) {
+        if let Some(m) = manifest {
+            let (first, last) = (m.first_seq as i64, m.last_seq as i64);
+            insert_block.execute(params![first, last, data])?;
+            insert_manifest.execute(params![first, last, m.received_min, m.bytes])?;
         }
     }
     apply_catalog(conn, &commit.catalog)?;
     Ok(CommitReceipt { seqs })
 }
 
-/// Whether an event with this `eventID` is in the log (or earlier in this transaction).
+/// Whether an event with this `eventID` is in the log: stored before this commit, or by it
+/// (`stored_ids`, the ids of the events it has stored after `job_start`).
 fn is_present(
-    same_id: &mut rusqlite::CachedStatement<'_>,
+    fetcher: &mut Fetcher<'_>,
     event: &EncodedEvent,
+    job_start: u64,
+    stored_ids: &[&str],
 ) -> Result<bool, StoreError> {
-    let mut rows = same_id.query([event.id_hash])?;
-    while let Some(row) = rows.next()? {
-        if row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)? == event.event_id {
+    for seq in fetcher.seqs_of_id_key(event.id_hash)? {
+        let same = match seq.checked_sub(job_start + 1) {
+            Some(i) => stored_ids.get(i as usize) == Some(&event.event_id.as_str()),
+            None => fetcher
+                .at(seq)?
+                .is_some_and(|found| found.event_id == event.event_id),
+        };
+        if same {
             return Ok(true);
         }
     }
@@ -626,6 +649,14 @@ fn apply_advance(
     apply_catalog(conn, catalog)
 }
 
+/// An event [`apply_expire`] deletes.
+struct Doomed {
+    seq: u64,
+    id_hash: i64,
+    /// The manifest listing it (`first_seq`), or `None` for a row.
+    manifest: Option<u64>,
+}
+
 /// Deletes the oldest expired events, never one a consumer has yet to process.
 ///
 /// Events are deleted in `seq` order from the front of the log, so the log stays a contiguous
@@ -639,28 +670,111 @@ fn apply_expire(
     let lowest_checkpoint: Option<i64> =
         conn.query_row("SELECT MIN(position) FROM checkpoints", [], |r| r.get(0))?;
     let ceiling = lowest_checkpoint.unwrap_or(i64::MAX);
-    let span: (Option<i64>, Option<i64>) = conn
-        .prepare_cached(
-            "SELECT MIN(seq), MAX(seq) FROM (SELECT seq FROM events WHERE received_at < ?1 \
-             AND seq <= ?2 ORDER BY seq LIMIT ?3)",
-        )?
-        .query_row(params![received_before_ms, ceiling, limit as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    let (Some(first), Some(last)) = span else {
+    // The events to delete, in `seq` order: rows and manifests' entries alike.
+    let mut doomed: Vec<Doomed> = Vec::new();
+    {
+        let mut rows = conn.prepare_cached(
+            "SELECT seq, id_hash FROM events WHERE received_at < ?1 AND seq <= ?2 \
+             ORDER BY seq LIMIT ?3",
+        )?;
+        let mut rows = rows.query(params![received_before_ms, ceiling, limit as i64])?;
+        while let Some(row) = rows.next()? {
+            doomed.push(Doomed {
+                seq: row.get::<_, i64>(0)? as u64,
+                id_hash: row.get(1)?,
+                manifest: None,
+            });
+        }
+    }
+    // Manifests, as they were before this job changes them.
+    let mut manifests: BTreeMap<u64, Vec<LogEntry>> = BTreeMap::new();
+    {
+        let mut blocks = conn.prepare_cached(
+            "SELECT first_seq, entries FROM manifests WHERE received_min < ?1 AND first_seq <= ?2 \
+             ORDER BY first_seq",
+        )?;
+        let mut blocks = blocks.query(params![received_before_ms, ceiling])?;
+        let mut found = 0;
+        // Manifests come in `seq` order: once `limit` entries are found, later ones only hold
+        // later events.
+        while found < limit
+            && let Some(block) = blocks.next()?
+        {
+            let first = block.get::<_, i64>(0)? as u64;
+            let data = block.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+            let entries = super::manifest::decode(first, data)?;
+            for e in &entries {
+                if e.received_at_ms < received_before_ms && e.seq as i64 <= ceiling {
+                    doomed.push(Doomed {
+                        seq: e.seq,
+                        id_hash: e.id_hash,
+                        manifest: Some(first),
+                    });
+                    found += 1;
+                }
+            }
+            manifests.insert(first, entries);
+        }
+    }
+    doomed.sort_unstable_by_key(|d| d.seq);
+    doomed.truncate(limit);
+    let Some(last) = doomed.last().map(|d| d.seq as i64) else {
         return Ok(Expired {
             count: 0,
             through: 0,
         });
     };
-    let count = conn
-        .prepare_cached("DELETE FROM events WHERE seq BETWEEN ?1 AND ?2 AND received_at < ?3")?
-        .execute(params![first, last, received_before_ms])?;
-    // A block goes with the last of its events (an event received later than the cut-off may
-    // keep an older block alive).
+    let mut delete_row = conn.prepare_cached("DELETE FROM events WHERE seq = ?1")?;
+    let mut delete_id =
+        conn.prepare_cached("DELETE FROM event_ids WHERE id_hash = ?1 AND seq = ?2")?;
+    for d in &doomed {
+        if d.manifest.is_none() {
+            delete_row.execute([d.seq as i64])?;
+        }
+        delete_id.execute(params![d.id_hash, d.seq as i64])?;
+    }
+    // Each manifest loses its deleted entries; an emptied one goes with its block.
+    let doomed_seqs: std::collections::HashSet<u64> = doomed
+        .iter()
+        .filter(|d| d.manifest.is_some())
+        .map(|d| d.seq)
+        .collect();
+    for (first, entries) in manifests {
+        let kept: Vec<&LogEntry> = entries
+            .iter()
+            .filter(|e| !doomed_seqs.contains(&e.seq))
+            .collect();
+        if kept.len() == entries.len() {
+            continue;
+        }
+        if kept.is_empty() {
+            conn.prepare_cached("DELETE FROM manifests WHERE first_seq = ?1")?
+                .execute([first as i64])?;
+            conn.prepare_cached("DELETE FROM blocks WHERE first_seq = ?1")?
+                .execute([first as i64])?;
+        } else {
+            let mut rewritten = Manifest::new(first);
+            for e in kept {
+                rewritten.push(e.seq, &e.fields());
+            }
+            conn.prepare_cached(
+                "UPDATE manifests SET last_seq = ?2, received_min = ?3, entries = ?4 \
+                 WHERE first_seq = ?1",
+            )?
+            .execute(params![
+                first as i64,
+                rewritten.last_seq as i64,
+                rewritten.received_min,
+                rewritten.bytes
+            ])?;
+        }
+    }
+    // A v5 block (its events have rows) goes with the last of its events (an event received
+    // later than the cut-off may keep an older block alive).
     conn.prepare_cached(
-        "DELETE FROM blocks WHERE first_seq <= ?1 AND NOT EXISTS \
-         (SELECT 1 FROM events WHERE seq BETWEEN blocks.first_seq AND blocks.last_seq)",
+        "DELETE FROM blocks WHERE first_seq <= ?1 \
+         AND NOT EXISTS (SELECT 1 FROM events WHERE seq BETWEEN blocks.first_seq AND blocks.last_seq) \
+         AND NOT EXISTS (SELECT 1 FROM manifests WHERE manifests.first_seq = blocks.first_seq)",
     )?
     .execute([last])?;
     // Remembered so that an emptied log does not hand out these numbers again.
@@ -670,10 +784,11 @@ fn apply_expire(
     .execute([last])?;
     // Every event before the oldest one left is gone (one received after the cut-off can
     // outlive older-numbered neighbours): index chunks up to here match no event any more.
-    let oldest_left: Option<i64> = conn
-        .prepare_cached("SELECT MIN(seq) FROM events")?
-        .query_row([], |r| r.get(0))?;
+    let oldest_left = super::log_view::scan(conn, 0, u64::MAX, 1)?
+        .first()
+        .map(|e| e.seq as i64);
     let through = oldest_left.map_or(last, |s| last.min(s - 1));
+    let count = doomed.len();
     Ok(Expired {
         count: count as u64,
         through: through.max(0) as u64,

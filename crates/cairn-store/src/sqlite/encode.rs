@@ -1,9 +1,10 @@
-//! How an event is laid out on disk (schema v5), computed on the caller's thread so the single
+//! How an event is laid out on disk (schema v6), computed on the caller's thread so the single
 //! writer thread only binds values and inserts.
 //!
 //! - Records of neighbouring events of one commit are stored together: up to [`BLOCK_RECORDS`]
-//!   of them compressed as one zstd frame in a row of `blocks` ([`encode_block`]); each event's
-//!   row then holds only where its record is ([`block_ref`]). Compressing records together
+//!   of them compressed as one zstd frame in a row of `blocks` ([`encode_block`]); the block's
+//!   manifest lists its events (`manifest.rs`; in v5 each event's row held where its record
+//!   is, [`parse_block_ref`]). Compressing records together
 //!   costs less per record than compressing one at a time, and shrinks them ~3.5× more (the keys,
 //!   ARNs and agents repeat from record to record), which also shrinks every write that follows
 //!   (WAL, checkpoint, the page cache); reading one record decompresses its block (~40 KB).
@@ -19,7 +20,7 @@
 //!   A different value with the same id would make a lookup return an extra event: aiming at a
 //!   given value takes ~2^64 SHA-256 evaluations, and by chance n distinct values of one
 //!   attribute share an id with probability ~n²/2^65 (3·10⁻⁶ at ten million).
-//! - The event's own keys are also kept packed in its row (`keys`): the indexer builds the index
+//! - The event's own keys are also kept packed in its row or manifest entry (`keys`): the indexer builds the index
 //!   from them, and lookups check further conditions and match the unindexed tail against them.
 //! - The `eventID` is indexed by a 64-bit key ([`id_key`], table `event_ids`), a third of the
 //!   size of a text index. Cairn's own ids are UUIDv7, whose keys follow time (appended at the index's

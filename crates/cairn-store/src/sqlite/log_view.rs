@@ -157,9 +157,9 @@ impl<'c> Fetcher<'c> {
 
     /// Event `seq`, if the log has it.
     pub(super) fn at(&mut self, seq: u64) -> Result<Option<LogEntry>, StoreError> {
-        let mut row = self.conn.prepare_cached(&format!(
-            "SELECT {ROW_COLUMNS} FROM events WHERE seq = ?1"
-        ))?;
+        let mut row = self
+            .conn
+            .prepare_cached(&format!("SELECT {ROW_COLUMNS} FROM events WHERE seq = ?1"))?;
         if let Some(entry) = row
             .query([sql_seq(seq)])?
             .next()?

@@ -1,5 +1,5 @@
-//! A block's manifest (schema v6): what the rows of its events would say, packed in the block's
-//! own row.
+//! A block's manifest (schema v6): what the rows of its events would say, packed in one row of
+//! `manifests` beside the block.
 //!
 //! The events of a commit of more than one event (a bulk import's batch, a PutAuditEvents call)
 //! have their records compressed together in blocks (see `encode.rs`). Since v6 they have no
@@ -122,7 +122,8 @@ pub(super) fn decode(first_seq: u64, data: &[u8]) -> Result<Vec<LogEntry>, Store
         let (&imported, after) = rest.split_first().ok_or_else(bad)?;
         rest = after;
         let mut bytes = || -> Result<&[u8], StoreError> {
-            let len = usize::try_from(take_varint(&mut rest).ok_or_else(bad)?).map_err(|_| bad())?;
+            let len =
+                usize::try_from(take_varint(&mut rest).ok_or_else(bad)?).map_err(|_| bad())?;
             if len > rest.len() {
                 return Err(bad());
             }
@@ -167,7 +168,7 @@ mod tests {
             received_at_ms: -5 + seq as i64,
             history: 1,
             event_time: t,
-            imported: seq % 2 == 0,
+            imported: seq.is_multiple_of(2),
             keys: vec![seq as u8; 9],
             record: RecordAt::Block {
                 first_seq: 100,

@@ -1,20 +1,24 @@
 //! The embedded store: the log in one SQLite file in the data dir (`events.db`), its lookup
 //! index in a second one beside it (`events-lookup.db`).
 //!
-//! # Schema (user_version 5)
+//! # Schema (user_version 6)
 //!
 //! ```text
 //! -- events.db
-//! events(seq INTEGER PRIMARY KEY,      -- assigned by the writer: last + 1, no gaps
-//!        id_hash,                      -- 64-bit hash of the eventID (index events_id)
+//! events(seq INTEGER PRIMARY KEY,      -- a commit of one event (v6; every event before v6)
+//!        id_hash,                      -- 64-bit key of the eventID
 //!        received_at,                  -- Unix ms when Cairn received it (retention clock)
 //!        history, event_time, imported,
 //!        event_id TEXT,                -- the record's eventID
 //!        keys BLOB,                    -- its lookup keys, packed (indexed from here; retention)
 //!        record BLOB)                  -- the full record (zstd + built-in dictionary, lossless),
-//!                                      -- or where it is in a block of its commit
+//!                                      -- or (v5) where it is in a block of its commit
 //! blocks(first_seq INTEGER PRIMARY KEY, last_seq,
 //!        data BLOB)                    -- up to 32 records of one commit, compressed together
+//! manifests(first_seq INTEGER PRIMARY KEY, last_seq, received_min,
+//!        entries BLOB)                 -- the columns of a block's events, which have no row
+//!                                      -- (v6, [`manifest`]); read with rows by [`log_view`]
+//! event_ids(id_hash, seq)              -- every event's eventID key (duplicates, EventId)
 //! log_state(expired_through)           -- highest seq retention deleted (seqs are never reused)
 //! catalog(namespace, key, value)       -- JSON documents: trails, tags, channels, ...
 //! checkpoints(consumer PRIMARY KEY, position)
@@ -25,8 +29,9 @@
 //! history_progress(indexed_through)     -- how far history_chunks is built ([`indexer`])
 //! ```
 //!
-//! Two B-trees are written per event (the log and its eventID index), one row of `blocks` per
-//! run of 2–32 records (up to ~64 KiB) of a commit, and the lookup chunks behind the log, in
+//! One B-tree entry is written per event of a bulk commit (`event_ids`, in key order), one row
+//! of `blocks` and one of `manifests` per run of 2–32 records (up to ~64 KiB) of a commit (a
+//! commit of one event writes its row instead), and the lookup chunks behind the log, in
 //! batches, by a thread of its own (a row per key and hour bucket of a batch, see [`indexer`]); the encodings are in
 //! [`encode`]. Compression and hashing happen on the committing caller's thread, before the
 //! commit reaches the writer.
@@ -711,11 +716,8 @@ mod layout_tests {
             let lone = encode::encode_events(old[..1].to_vec()).unwrap();
             let block = encode::encode_events(old[1..].to_vec()).unwrap();
             assert_eq!(block.blocks.len(), 1);
-            conn.execute(
-                "INSERT INTO blocks VALUES (2, 4, ?1)",
-                [&block.blocks[0]],
-            )
-            .unwrap();
+            conn.execute("INSERT INTO blocks VALUES (2, 4, ?1)", [&block.blocks[0]])
+                .unwrap();
             for (seq, e) in (1i64..).zip(lone.events.iter().chain(&block.events)) {
                 let record = match &e.record {
                     encode::StoredRecord::Inline(r) => r.clone(),
@@ -745,8 +747,11 @@ mod layout_tests {
             .await
             .unwrap();
         assert_eq!(version, schema::SCHEMA_VERSION);
-        let old_index: i64 =
-            scalar(&store, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'events_id'").await;
+        let old_index: i64 = scalar(
+            &store,
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'events_id'",
+        )
+        .await;
         let ids: i64 = scalar(&store, "SELECT COUNT(*) FROM event_ids").await;
         assert_eq!((old_index, ids), (0, 4));
         // New events: a bulk commit (one of them already in the log) and a lone one.
@@ -768,7 +773,10 @@ mod layout_tests {
         assert_eq!(receipt.seqs, vec![None, Some(5), Some(6)]);
         let mut lone = event("new-3", "PutUser", "user-new-3");
         lone.received_at_ms = 5_000;
-        store.commit(Commit::events(vec![lone.clone()])).await.unwrap();
+        store
+            .commit(Commit::events(vec![lone.clone()]))
+            .await
+            .unwrap();
         let manifests: i64 = scalar(&store, "SELECT COUNT(*) FROM manifests").await;
         let rows: i64 = scalar(&store, "SELECT COUNT(*) FROM events").await;
         assert_eq!((manifests, rows), (1, 5), "4 old rows and the lone new one");

@@ -77,9 +77,10 @@ impl<'c> Records<'c> {
             RecordAt::Row(stored) => match encode::parse_block_ref(stored)? {
                 None => encode::decode_record(stored)?,
                 Some((back, index)) => {
-                    let first = entry.seq.checked_sub(back).ok_or_else(|| {
-                        corrupt_event(entry.seq, "points before the log's start")
-                    })?;
+                    let first = entry
+                        .seq
+                        .checked_sub(back)
+                        .ok_or_else(|| corrupt_event(entry.seq, "points before the log's start"))?;
                     self.in_block(entry.seq, first, index)?
                 }
             },

@@ -21,9 +21,9 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use super::encode::{EncodedEvent, EncodedEvents, StoredRecord};
+use super::indexer;
 use super::log_view::{Fetcher, LogEntry};
 use super::manifest::Manifest;
-use super::indexer;
 use super::syncer::{self, Health, WalFile, Work};
 use crate::{CatalogWrite, Commit, CommitReceipt, DuplicateEvents, StoreError, StoreErrorKind};
 

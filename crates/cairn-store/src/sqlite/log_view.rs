@@ -126,15 +126,18 @@ pub(super) fn scan(
 /// The highest `seq` ever written: the last event's, or — once retention has emptied the log —
 /// the last expired one's (`log_state`), so numbers are never handed out twice.
 pub(super) fn log_end(conn: &Connection) -> Result<u64, StoreError> {
-    let seq: i64 = conn
-        .prepare_cached(
-            "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0),
-                        COALESCE((SELECT MAX(last_seq) FROM manifests), 0),
-                        (SELECT expired_through FROM log_state WHERE id = 0))",
-        )?
-        .query_row([], |r| r.get(0))?;
+    let seq: i64 = conn.prepare_cached(LOG_END)?.query_row([], |r| r.get(0))?;
     Ok(seq as u64)
 }
+
+/// Read inside every write transaction: it must not scan a table (an unindexed
+/// `MAX(last_seq)` over `manifests` once made every commit, and so every lookup's audit event,
+/// read the whole table).
+const LOG_END: &str = "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0),
+                        -- manifests never overlap: the last one (by its key) ends last
+                        COALESCE((SELECT last_seq FROM manifests
+                                  WHERE first_seq = (SELECT MAX(first_seq) FROM manifests)), 0),
+                        (SELECT expired_through FROM log_state WHERE id = 0))";
 
 /// Decoded manifests kept by one [`Fetcher`].
 const MANIFESTS_KEPT: usize = 8;
@@ -229,5 +232,37 @@ impl<'c> Fetcher<'c> {
             }
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The queries run for every commit and every scan use keys, never a table scan.
+    #[test]
+    fn per_commit_queries_scan_no_table() {
+        let conn = Connection::open_in_memory().unwrap();
+        super::super::schema::prepare_writer(&conn).unwrap();
+        for sql in [
+            LOG_END.to_string(),
+            "SELECT COALESCE(MAX(first_seq), 1) FROM manifests WHERE first_seq <= 1".into(),
+            "SELECT seq FROM event_ids WHERE id_hash = 1".into(),
+        ] {
+            let mut plan = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let steps: Vec<String> = plan
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert!(!steps.is_empty());
+            for step in &steps {
+                // A SCAN reads every row of its table (SEARCH: by a key).
+                assert!(
+                    !step.starts_with("SCAN") || step == "SCAN CONSTANT ROW",
+                    "{sql}: {steps:?}"
+                );
+            }
+        }
     }
 }

@@ -243,7 +243,7 @@ pub fn import_files(
     let gate = Gate {
         state: Mutex::new((0, false)),
         moved: Condvar::new(),
-        window: threads * 4,
+        window: threads * 16,
     };
     let (tx, rx) = mpsc::sync_channel::<Parsed>(threads * 2);
     let mut writer = Writer {

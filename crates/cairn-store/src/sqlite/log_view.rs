@@ -35,6 +35,11 @@ pub(super) enum RecordAt {
     Block { first_seq: u64, index: usize },
 }
 
+/// The events with the id keys of an array (`rarray`). CROSS JOIN keeps the keys outside: one
+/// descent into `event_ids` per key, in the keys' order.
+const SEQS_OF_ID_KEYS: &str = "SELECT e.id_hash, e.seq FROM rarray(?1) AS k \
+     CROSS JOIN event_ids AS e ON e.id_hash = k.value";
+
 /// The columns of a row [`entry_of_row`] reads.
 const ROW_COLUMNS: &str =
     "seq, id_hash, event_id, received_at, history, event_time, imported, keys, record";
@@ -222,6 +227,23 @@ impl<'c> Fetcher<'c> {
             .collect::<Result<_, _>>()?)
     }
 
+    /// The `(id key, seq)` of every event whose id key is one of `keys` (sorted, without
+    /// repeats), in key order and then `seq` order: one statement for all the keys of a
+    /// commit, where a statement per key cost a bulk import's writer a fifth of its time.
+    /// Needs `rarray` (loaded on the writer's connection by `schema::prepare_writer`).
+    pub(super) fn seqs_of_id_keys(&self, keys: &[i64]) -> Result<Vec<(i64, u64)>, StoreError> {
+        debug_assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        let values: Vec<rusqlite::types::Value> = keys
+            .iter()
+            .map(|&k| rusqlite::types::Value::Integer(k))
+            .collect();
+        let mut stmt = self.conn.prepare_cached(SEQS_OF_ID_KEYS)?;
+        let found = stmt.query_map([std::rc::Rc::new(values)], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(found.collect::<Result<_, _>>()?)
+    }
+
     /// The event with this `eventID`, if any.
     pub(super) fn by_id(&mut self, id: &str) -> Result<Option<LogEntry>, StoreError> {
         for seq in self.seqs_of_id_key(super::encode::id_key(id))? {
@@ -248,6 +270,7 @@ mod tests {
             LOG_END.to_string(),
             "SELECT COALESCE(MAX(first_seq), 1) FROM manifests WHERE first_seq <= 1".into(),
             "SELECT seq FROM event_ids WHERE id_hash = 1".into(),
+            SEQS_OF_ID_KEYS.replace("?1", "1"),
         ] {
             let mut plan = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
             let steps: Vec<String> = plan
@@ -257,9 +280,12 @@ mod tests {
                 .collect();
             assert!(!steps.is_empty());
             for step in &steps {
-                // A SCAN reads every row of its table (SEARCH: by a key).
+                // A SCAN reads every row of its table (SEARCH: by a key); the keys given
+                // to `rarray` are read whole, as they should be.
                 assert!(
-                    !step.starts_with("SCAN") || step == "SCAN CONSTANT ROW",
+                    !step.starts_with("SCAN")
+                        || step == "SCAN CONSTANT ROW"
+                        || step.starts_with("SCAN k VIRTUAL TABLE"),
                     "{sql}: {steps:?}"
                 );
             }

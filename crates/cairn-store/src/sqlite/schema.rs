@@ -192,6 +192,9 @@ pub(super) fn prepare_writer(conn: &Connection) -> Result<(), StoreError> {
     // the writer lets the WAL grow to (a bulk import could otherwise leave a WAL as large as the
     // import).
     conn.pragma_update(None, "journal_size_limit", super::wal::KEPT_WAL_BYTES)?;
+    // `rarray(?)`: a commit looks for all its id keys with one statement
+    // (`Fetcher::seqs_of_id_keys`).
+    rusqlite::vtab::array::load_module(conn)?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(StoreError::new(

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use super::encode::{EncodedEvent, EncodedEvents, StoredRecord};
+use super::encode::{EncodedEvents, StoredRecord};
 use super::indexer;
 use super::log_view::{Fetcher, LogEntry};
 use super::manifest::Manifest;
@@ -514,6 +514,11 @@ fn apply_commit(
     // the writer's time per event in a bulk import when done in arrival order.
     let mut by_key: Vec<usize> = (0..events.len()).collect();
     by_key.sort_unstable_by_key(|&i| (events[i].id_hash, i));
+    let mut keys: Vec<i64> = by_key.iter().map(|&i| events[i].id_hash).collect();
+    keys.dedup();
+    // The log's events with those keys, in key order too: walked beside `by_key`.
+    let in_log = fetcher.seqs_of_id_keys(&keys)?;
+    let mut next_found = 0;
     let mut duplicate = vec![false; events.len()];
     for (pos, &i) in by_key.iter().enumerate() {
         let event = &events[i];
@@ -523,7 +528,13 @@ fn apply_commit(
             .rev()
             .take_while(|&&j| events[j].id_hash == event.id_hash)
             .any(|&j| events[j].event_id == event.event_id);
-        duplicate[i] = earlier || in_log(&mut fetcher, event)?;
+        while in_log.get(next_found).is_some_and(|f| f.0 < event.id_hash) {
+            next_found += 1;
+        }
+        let same_key = in_log[next_found..]
+            .iter()
+            .take_while(|f| f.0 == event.id_hash);
+        duplicate[i] = earlier || has_id(&mut fetcher, same_key.map(|f| f.1), &event.event_id)?;
     }
     if commit.duplicates == DuplicateEvents::Reject
         && let Some(i) = duplicate.iter().position(|&d| d)
@@ -597,14 +608,15 @@ fn apply_commit(
     Ok(CommitReceipt { seqs })
 }
 
-/// Whether an event with this `eventID` is in the log (the ids of the events found by its key
-/// are compared: two ids may share a key).
-fn in_log(fetcher: &mut Fetcher<'_>, event: &EncodedEvent) -> Result<bool, StoreError> {
-    for seq in fetcher.seqs_of_id_key(event.id_hash)? {
-        if fetcher
-            .at(seq)?
-            .is_some_and(|found| found.event_id == event.event_id)
-        {
+/// Whether one of the events at `seqs` (those whose id key is the key of `id`) has the
+/// `eventID` `id`: their ids are compared, as two ids may share a key.
+fn has_id(
+    fetcher: &mut Fetcher<'_>,
+    seqs: impl Iterator<Item = u64>,
+    id: &str,
+) -> Result<bool, StoreError> {
+    for seq in seqs {
+        if fetcher.at(seq)?.is_some_and(|found| found.event_id == id) {
             return Ok(true);
         }
     }

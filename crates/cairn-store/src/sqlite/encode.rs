@@ -145,19 +145,21 @@ pub(super) fn encode_block(texts: &[&str]) -> Result<Vec<u8>, StoreError> {
     for t in texts {
         joined.extend_from_slice(t.as_bytes());
     }
-    let header = 5 + 4 * texts.len();
-    let mut out = vec![0; header + zstd::zstd_safe::compress_bound(total)];
-    out[0] = BLOCK_ZSTD;
-    out[1..5].copy_from_slice(&(texts.len() as u32).to_le_bytes());
-    for (i, t) in texts.iter().enumerate() {
-        out[5 + 4 * i..9 + 4 * i].copy_from_slice(&(t.len() as u32).to_le_bytes());
-    }
-    let n = with_context(
+    // zstd writes into a Vec's spare capacity (from its start): no zeroed buffer of the
+    // compress bound per block.
+    let mut frame = Vec::with_capacity(zstd::zstd_safe::compress_bound(total));
+    with_context(
         &BLOCK_COMPRESSOR,
         || zstd::bulk::Compressor::new(BLOCK_LEVEL),
-        |c| c.compress_to_buffer(&joined, &mut out[header..]),
+        |c| c.compress_to_buffer(&joined, &mut frame),
     )?;
-    out.truncate(header + n);
+    let mut out = Vec::with_capacity(5 + 4 * texts.len() + frame.len());
+    out.push(BLOCK_ZSTD);
+    out.extend_from_slice(&(texts.len() as u32).to_le_bytes());
+    for t in texts {
+        out.extend_from_slice(&(t.len() as u32).to_le_bytes());
+    }
+    out.extend_from_slice(&frame);
     Ok(out)
 }
 
@@ -342,22 +344,39 @@ pub(super) fn value_id(text: &str) -> i64 {
 /// which compares the ids of the rows it finds.
 pub(super) fn id_key(id: &str) -> i64 {
     let digest = Sha256::digest(id.as_bytes());
-    let b = id.as_bytes();
-    let uuid_shaped = b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        });
-    if !uuid_shaped {
+    let Some(high) = uuid_time_bits(id.as_bytes()) else {
         return i64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
-    }
-    let mut high = 0u64;
-    for c in b[..8].iter().chain(&b[9..13]) {
-        high = (high << 4) | u64::from(char::from(*c).to_digit(16).unwrap_or(0));
-    }
+    };
     let low = u64::from(u16::from_le_bytes([digest[0], digest[1]]));
     // Flip the sign bit so the signed order of the keys is the order of the timestamps.
     ((high << 16 | low) ^ (1 << 63)) as i64
+}
+
+/// The first 48 bits of a UUID in its 36-character form (hex digits, dashes at 8, 13, 18 and
+/// 23), or `None` for anything else: one pass, as it runs for every imported event.
+fn uuid_time_bits(b: &[u8]) -> Option<u64> {
+    if b.len() != 36 {
+        return None;
+    }
+    let mut high = 0u64;
+    for (i, &c) in b.iter().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            if c != b'-' {
+                return None;
+            }
+            continue;
+        }
+        let digit = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => return None,
+        };
+        if i < 13 {
+            high = (high << 4) | u64::from(digit);
+        }
+    }
+    Some(high)
 }
 
 /// Lookup attributes (the low 4 bits of a key's `k`).
@@ -694,6 +713,18 @@ mod tests {
             id_key("019ab0c0-0000-7000-8000-000000000002"),
         );
         assert_eq!(id_key("import-abc"), value_id("import-abc"));
+        assert_eq!(
+            uuid_time_bits(b"019AB0C0-0001-7000-8000-000000000000"),
+            Some(0x019a_b0c0_0001)
+        );
+        assert_eq!(
+            uuid_time_bits(b"019ab0c0-0001-7000-8000-00000000000g"),
+            None
+        );
+        assert_eq!(
+            uuid_time_bits(b"019ab0c0-0001-7000-8000_000000000000"),
+            None
+        );
         assert_eq!(
             id_key("019ab0c0-0000-7000-8000-00000000000"),
             value_id("019ab0c0-0000-7000-8000-00000000000")

@@ -834,6 +834,70 @@ mod layout_tests {
         assert_eq!(store.last_seq().await.unwrap(), 7);
     }
 
+    /// A bulk commit larger than one multi-row INSERT of `event_ids` (and not a multiple of
+    /// it), then the same events again with new ones between them: the ids are all found by
+    /// the batched look-up, and only the new ones are added.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bulk_commits_find_every_id_already_in_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("events.db")).unwrap();
+        let ids: Vec<String> = (0..150).map(|i| format!("id-{i:03}")).collect();
+        let bulk = |events: Vec<NewEvent>, duplicates| Commit {
+            events,
+            duplicates,
+            ..Commit::default()
+        };
+        let all = |ids: &[String]| -> Vec<NewEvent> {
+            ids.iter().map(|id| event(id, "GetUser", "u")).collect()
+        };
+        let first = store
+            .commit(bulk(all(&ids), DuplicateEvents::Skip))
+            .await
+            .unwrap();
+        assert_eq!(first.seqs, (1..=150).map(Some).collect::<Vec<_>>());
+        assert_eq!(
+            scalar::<i64>(&store, "SELECT COUNT(*) FROM event_ids").await,
+            150
+        );
+        let mut again = all(&ids);
+        again.insert(70, event("new-1", "PutUser", "u"));
+        again.push(event("new-2", "PutUser", "u"));
+        let second = store
+            .commit(bulk(again, DuplicateEvents::Skip))
+            .await
+            .unwrap();
+        let added: Vec<(usize, u64)> = second
+            .seqs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.map(|s| (i, s)))
+            .collect();
+        assert_eq!(added, vec![(70, 151), (151, 152)]);
+        assert_eq!(
+            scalar::<i64>(&store, "SELECT COUNT(*) FROM event_ids").await,
+            152
+        );
+        for (id, seq) in [
+            ("id-000", 1),
+            ("id-149", 150),
+            ("new-1", 151),
+            ("new-2", 152),
+        ] {
+            assert_eq!(store.event_by_id(id).await.unwrap().unwrap().seq, seq);
+        }
+        // Rejecting duplicates names one, and adds nothing.
+        let events = vec![
+            event("new-3", "PutUser", "u"),
+            event("id-100", "GetUser", "u"),
+        ];
+        let rejected = store
+            .commit(bulk(events, DuplicateEvents::Reject))
+            .await
+            .unwrap_err();
+        assert!(rejected.to_string().contains("id-100"), "{rejected}");
+        assert!(store.event_by_id("new-3").await.unwrap().is_none());
+    }
+
     /// Two ids with the same 64-bit key (simulated: an extra `event_ids` entry) are told apart
     /// by comparing the ids themselves: neither is taken for a duplicate of the other, and each
     /// is found by its own id.

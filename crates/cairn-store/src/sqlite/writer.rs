@@ -14,7 +14,7 @@
 //! [`syncer`]: super::syncer
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, LazyLock, mpsc};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior, params};
@@ -585,13 +585,11 @@ fn apply_commit(
         *last_seq = seq;
         seqs.push(Some(seq));
     }
-    let mut insert_id =
-        conn.prepare_cached("INSERT INTO event_ids (id_hash, seq) VALUES (?1, ?2)")?;
-    for &i in &by_key {
-        if let Some(seq) = seqs[i] {
-            insert_id.execute(params![events[i].id_hash, seq as i64])?;
-        }
-    }
+    let ids: Vec<(i64, i64)> = by_key
+        .iter()
+        .filter_map(|&i| seqs[i].map(|seq| (events[i].id_hash, seq as i64)))
+        .collect();
+    insert_event_ids(conn, &ids)?;
     let mut insert_block =
         conn.prepare_cached("INSERT INTO blocks (first_seq, last_seq, data) VALUES (?1, ?2, ?3)")?;
     let mut insert_manifest = conn.prepare_cached(
@@ -606,6 +604,35 @@ fn apply_commit(
     }
     apply_catalog(conn, &commit.catalog)?;
     Ok(CommitReceipt { seqs })
+}
+
+/// Rows of `event_ids` per INSERT statement: a bulk commit writes tens of thousands, and one
+/// statement per row cost more in binding and stepping than in the B-tree.
+const IDS_PER_INSERT: usize = 64;
+
+static INSERT_IDS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO event_ids (id_hash, seq) VALUES {}",
+        vec!["(?, ?)"; IDS_PER_INSERT].join(", ")
+    )
+});
+
+/// Writes `(id_hash, seq)` rows to `event_ids`, in the order given.
+fn insert_event_ids(conn: &Connection, ids: &[(i64, i64)]) -> Result<(), StoreError> {
+    let mut chunks = ids.chunks_exact(IDS_PER_INSERT);
+    if ids.len() >= IDS_PER_INSERT {
+        let mut many = conn.prepare_cached(&INSERT_IDS)?;
+        for chunk in &mut chunks {
+            many.execute(rusqlite::params_from_iter(
+                chunk.iter().flat_map(|&(key, seq)| [key, seq]),
+            ))?;
+        }
+    }
+    let mut one = conn.prepare_cached("INSERT INTO event_ids (id_hash, seq) VALUES (?1, ?2)")?;
+    for (key, seq) in chunks.remainder() {
+        one.execute(params![key, seq])?;
+    }
+    Ok(())
 }
 
 /// Whether one of the events at `seqs` (those whose id key is the key of `id`) has the

@@ -90,7 +90,7 @@ pub enum BenchCommand {
         #[arg(long)]
         threads: Option<usize>,
         /// Events per commit.
-        #[arg(long, default_value_t = 20000)]
+        #[arg(long, default_value_t = crate::import::DEFAULT_BATCH as usize)]
         batch: usize,
     },
     /// PutAuditEvents events/s and p50/p99 call latency through a real server (16 clients,

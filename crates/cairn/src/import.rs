@@ -5,10 +5,11 @@
 //! `{"Records":[...]}` or a plain array of records. Digest files and anything that is not a log
 //! file are skipped and counted.
 //!
-//! The pipeline: a pool of threads (one per core) reads, gunzips (capped by `--max-file-bytes`)
-//! and parses files and builds the events; the calling thread puts the files back in the order
-//! they were found, cuts the events into commits of `--batch` events and hands them to the
-//! store's single writer, two commits in flight so the writer never waits for the next batch.
+//! The pipeline: a pool of threads (one per core) reads, gunzips (capped by `--max-file-bytes`;
+//! a one-member file whole with libdeflate, anything else streamed) and parses files and builds
+//! the events; the calling thread puts the files back in the order they were found, cuts the
+//! events into commits of `--batch` events and hands them to the store's single writer, two
+//! commits in flight so the writer never waits for the next batch.
 //! Each record is stored as its original JSON text; each file is parsed in one pass that finds
 //! every record's text and builds only the members its index reads (`decode::parse_log`).
 //!
@@ -240,10 +241,11 @@ pub fn import_files(
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let threads = options.threads.max(1);
-    // Two workers: each commit in flight encodes (compresses its blocks) on its own, which
-    // shortens the end of an import, when the parse threads are done.
+    // One worker: a commit is encoded inside `Store::commit` before it reaches the writer, and
+    // with two workers a smaller commit encoded beside a larger one could overtake it, so the
+    // log would no longer follow the files' order.
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(COMMITS_IN_FLIGHT)
+        .worker_threads(1)
         .enable_all()
         .build()?;
     let bar = progress_bar(files, options.progress);

@@ -1,9 +1,10 @@
 //! The log as one sequence of events, however each is stored: every reader of events goes
 //! through here.
 //!
-//! An event is either a row of `events` (a commit of one event, an API call's audit event, and
-//! every event written before schema v6) or an entry in the manifest of a block (the events of
-//! a larger commit since v6, see `manifest.rs`). Both carry the same columns; this module
+//! An event is either a row of `events` (a commit of one event, an API call's audit event; a
+//! record in a run of its own within a larger commit; every event written before schema v6) or
+//! an entry in the manifest of a block (the other events of a larger commit since v6, see
+//! `manifest.rs`). Both carry the same columns; this module
 //! merges them by `seq`.
 
 use rusqlite::{Connection, OptionalExtension as _, params};
@@ -70,8 +71,35 @@ fn sql_seq(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
-/// The events with `after < seq <= through`, in `seq` order, at most `limit`.
+/// Runs `f` in one read snapshot of `conn`: in the caller's transaction if one is open, else in
+/// a read transaction of its own (rolled back after: it only reads). Outside one, each statement
+/// reads its own snapshot, and a reader of rows, manifests and blocks could see a commit in
+/// one and not in the next.
+pub(super) fn in_snapshot<T>(
+    conn: &Connection,
+    f: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    if !conn.is_autocommit() {
+        return f();
+    }
+    let snapshot = conn.unchecked_transaction()?;
+    let result = f();
+    drop(snapshot);
+    result
+}
+
+/// The events with `after < seq <= through`, in `seq` order, at most `limit` (rows and
+/// manifests read in one snapshot).
 pub(super) fn scan(
+    conn: &Connection,
+    after: u64,
+    through: u64,
+    limit: usize,
+) -> Result<Vec<LogEntry>, StoreError> {
+    in_snapshot(conn, || scan_in_snapshot(conn, after, through, limit))
+}
+
+fn scan_in_snapshot(
     conn: &Connection,
     after: u64,
     through: u64,
@@ -260,6 +288,32 @@ impl<'c> Fetcher<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reads in `in_snapshot` do not see a commit made meanwhile by another connection.
+    #[test]
+    fn reads_in_a_snapshot_see_one_state_of_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let writer = Connection::open(&path).unwrap();
+        super::super::schema::prepare_writer(&writer).unwrap();
+        let reader = Connection::open(&path).unwrap();
+        let count = |c: &Connection| -> i64 {
+            c.query_row("SELECT COUNT(*) FROM event_ids", [], |r| r.get(0))
+                .unwrap()
+        };
+        let (before, after) = in_snapshot(&reader, || {
+            let before = count(&reader);
+            writer
+                .execute("INSERT INTO event_ids (id_hash, seq) VALUES (1, 1)", [])
+                .unwrap();
+            Ok((before, count(&reader)))
+        })
+        .unwrap();
+        assert_eq!((before, after), (0, 0));
+        // The snapshot ended with the call; inside a caller's transaction it is the caller's.
+        assert_eq!(count(&reader), 1);
+        assert!(reader.is_autocommit());
+    }
 
     /// The queries run for every commit and every scan use keys, never a table scan.
     #[test]

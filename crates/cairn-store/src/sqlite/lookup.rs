@@ -22,6 +22,9 @@ use super::log_view::{self, Fetcher, LogEntry};
 use super::reader::Records;
 use crate::{LookedUpEvent, LookupFilter, LookupQuery, StoreError};
 
+/// Events of the unindexed tail read at once by a lookup (small in tests, to read several).
+const TAIL_PAGE: usize = if cfg!(test) { 7 } else { 4096 };
+
 pub(super) fn run(conn: &Connection, q: &LookupQuery) -> Result<Vec<LookedUpEvent>, StoreError> {
     // One read transaction over both files. The lookup file (attached) is read first: the
     // log's snapshot, taken at its first read just after, then holds every event the index
@@ -230,17 +233,32 @@ fn tail_part(
             _ => None,
         })
         .collect();
-    // Every match: only those records are decoded.
-    let mut hits: Vec<LogEntry> = log_view::scan(conn, indexed, u64::MAX, usize::MAX)?
-        .into_iter()
-        .filter(|e| {
+    // Every match: only those records are decoded. The tail is read a page at a time and only
+    // the newest matches are kept: it has no bound while the index is being rebuilt.
+    let newest_first = |hits: &mut Vec<LogEntry>| {
+        hits.sort_unstable_by_key(|e| std::cmp::Reverse((e.event_time, e.seq)));
+        hits.truncate(q.limit);
+    };
+    let mut hits: Vec<LogEntry> = Vec::new();
+    let mut after = indexed;
+    loop {
+        let page = log_view::scan(conn, after, u64::MAX, TAIL_PAGE)?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        let full = page.len() == TAIL_PAGE;
+        hits.extend(page.into_iter().filter(|e| {
             in_range(q, e.event_time, e.seq as i64)
                 && ids.iter().all(|wanted| *wanted == e.event_id)
                 && has_all(&e.keys, &required)
-        })
-        .collect();
-    hits.sort_unstable_by_key(|e| std::cmp::Reverse((e.event_time, e.seq)));
-    hits.truncate(q.limit);
+        }));
+        if hits.len() > q.limit.saturating_mul(2).max(TAIL_PAGE) {
+            newest_first(&mut hits);
+        }
+        if !full {
+            break;
+        }
+    }
+    newest_first(&mut hits);
     let mut records = Records::new(conn);
     hits.into_iter()
         .map(|entry| {

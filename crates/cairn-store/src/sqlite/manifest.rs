@@ -3,7 +3,9 @@
 //!
 //! The events of a commit of more than one event (a bulk import's batch, a PutAuditEvents call)
 //! have their records compressed together in blocks (see `encode.rs`). Since v6 they have no
-//! row in `events` either: the block's `manifest` lists them, and `event_ids` holds one entry
+//! row in `events` either (except a record in a run of its own — the last of a 33-event
+//! commit, or one of 64 KiB and more — which is stored like a single event's, in a row): the
+//! block's `manifest` lists them, and `event_ids` holds one entry
 //! per event for duplicate checks and `EventId` lookups. One row per block instead of one per
 //! event is what makes a bulk commit cheap for the single writer thread: binding and inserting
 //! a row of nine columns was most of its work.

@@ -137,18 +137,23 @@ pub(super) fn events_after(
     after_seq: u64,
     limit: usize,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    let mut records = Records::new(conn);
-    log_view::scan(conn, after_seq, u64::MAX, limit)?
-        .into_iter()
-        .map(|entry| records.event(entry))
-        .collect()
+    // One snapshot for the entries and their blocks: retention must not take a block between.
+    log_view::in_snapshot(conn, || {
+        let mut records = Records::new(conn);
+        log_view::scan(conn, after_seq, u64::MAX, limit)?
+            .into_iter()
+            .map(|entry| records.event(entry))
+            .collect()
+    })
 }
 
 pub(super) fn event_by_id(conn: &Connection, id: &str) -> Result<Option<StoredEvent>, StoreError> {
-    Fetcher::new(conn)
-        .by_id(id)?
-        .map(|entry| Records::new(conn).event(entry))
-        .transpose()
+    log_view::in_snapshot(conn, || {
+        Fetcher::new(conn)
+            .by_id(id)?
+            .map(|entry| Records::new(conn).event(entry))
+            .transpose()
+    })
 }
 
 /// The highest `seq` ever written (see [`log_view::log_end`]).

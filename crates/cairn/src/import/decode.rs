@@ -766,12 +766,19 @@ mod tests {
         let mut bad_crc = gz.clone();
         bad_crc[at - 4] ^= 1;
         assert!(matches!(gunzip(&bad_crc, 1 << 20), Err(FileError::Gzip(_))));
-        // Bytes after the member.
-        let trailing = [&gz[..], b"junk"].concat();
-        assert!(matches!(
-            gunzip(&trailing, 1 << 20),
-            Err(FileError::Gzip(_))
-        ));
+        // Bytes after the member, ending in a size under the cap and above the text's (so
+        // libdeflate is tried, and its output, 5000 bytes, is not that size), and ending in a
+        // size over the cap.
+        for junk in [
+            &[&b"junk"[..], &6000u32.to_le_bytes()].concat()[..],
+            b"junk",
+        ] {
+            let trailing = [&gz[..], junk].concat();
+            assert!(matches!(
+                gunzip(&trailing, 1 << 20),
+                Err(FileError::Gzip(_))
+            ));
+        }
         // The member-start bytes inside the header (a file name): streamed, same text.
         let mut named = flate2::GzBuilder::new()
             .filename(&b"\x1f\x8b\x08.json"[..])

@@ -47,7 +47,7 @@ const COMMITS_IN_FLIGHT: usize = 2;
 
 /// Events per commit: 50,000 took 6–10% less CPU than 20,000 for a 1M-record import (each
 /// commit rewrites most leaves of `event_ids`, whose keys are random for AWS's ids) and
-/// 100,000 no less again, for ~200 MB more peak memory (BENCHMARKS.md).
+/// 100,000 no less again; the import's peak RSS went from ~320 MB to ~420 MB (BENCHMARKS.md).
 pub const DEFAULT_BATCH: u64 = 50_000;
 
 #[derive(Debug, clap::Args)]

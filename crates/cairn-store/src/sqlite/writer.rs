@@ -516,14 +516,16 @@ fn apply_commit(
     by_key.sort_unstable_by_key(|&i| (events[i].id_hash, i));
     let mut keys: Vec<i64> = by_key.iter().map(|&i| events[i].id_hash).collect();
     keys.dedup();
-    // The log's events with those keys, in key order too: walked beside `by_key`.
+    // The log's events with those keys, in key order too: walked beside `by_key`, each giving
+    // the events of the commit that may repeat it.
     let in_log = fetcher.seqs_of_id_keys(&keys)?;
+    let mut candidates: Vec<(u64, usize)> = Vec::new();
     let mut next_found = 0;
     let mut duplicate = vec![false; events.len()];
     for (pos, &i) in by_key.iter().enumerate() {
         let event = &events[i];
         // An earlier event of this commit with the same id has the same key: just before.
-        let earlier = by_key[..pos]
+        duplicate[i] = by_key[..pos]
             .iter()
             .rev()
             .take_while(|&&j| events[j].id_hash == event.id_hash)
@@ -531,10 +533,26 @@ fn apply_commit(
         while in_log.get(next_found).is_some_and(|f| f.0 < event.id_hash) {
             next_found += 1;
         }
-        let same_key = in_log[next_found..]
-            .iter()
-            .take_while(|f| f.0 == event.id_hash);
-        duplicate[i] = earlier || has_id(&mut fetcher, same_key.map(|f| f.1), &event.event_id)?;
+        if !duplicate[i] {
+            candidates.extend(
+                in_log[next_found..]
+                    .iter()
+                    .take_while(|f| f.0 == event.id_hash)
+                    .map(|f| (f.1, i)),
+            );
+        }
+    }
+    // Their ids are compared in `seq` order (two ids may share a key): importing files again
+    // then reads each manifest once, not once per event in the random order of the keys.
+    candidates.sort_unstable();
+    for (seq, i) in candidates {
+        if !duplicate[i]
+            && fetcher
+                .at(seq)?
+                .is_some_and(|found| found.event_id == events[i].event_id)
+        {
+            duplicate[i] = true;
+        }
     }
     if commit.duplicates == DuplicateEvents::Reject
         && let Some(i) = duplicate.iter().position(|&d| d)
@@ -633,21 +651,6 @@ fn insert_event_ids(conn: &Connection, ids: &[(i64, i64)]) -> Result<(), StoreEr
         one.execute(params![key, seq])?;
     }
     Ok(())
-}
-
-/// Whether one of the events at `seqs` (those whose id key is the key of `id`) has the
-/// `eventID` `id`: their ids are compared, as two ids may share a key.
-fn has_id(
-    fetcher: &mut Fetcher<'_>,
-    seqs: impl Iterator<Item = u64>,
-    id: &str,
-) -> Result<bool, StoreError> {
-    for seq in seqs {
-        if fetcher.at(seq)?.is_some_and(|found| found.event_id == id) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 fn apply_catalog(conn: &Connection, writes: &[CatalogWrite]) -> Result<(), StoreError> {

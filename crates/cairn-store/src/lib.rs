@@ -39,7 +39,7 @@ pub use model::{
     CatalogWrite, Commit, CommitReceipt, DuplicateEvents, EventIndex, HistoryKind, LookedUpEvent,
     LookupFilter, LookupQuery, NewEvent, StoredEvent,
 };
-pub use sqlite::SqliteStore;
+pub use sqlite::{EncodedBatch, SqliteStore};
 
 use async_trait::async_trait;
 

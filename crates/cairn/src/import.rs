@@ -6,10 +6,11 @@
 //! file are skipped and counted.
 //!
 //! The pipeline: a pool of threads (one per core) reads, gunzips (capped by `--max-file-bytes`;
-//! a one-member file whole with libdeflate, anything else streamed) and parses files and builds
-//! the events; the calling thread puts the files back in the order they were found, cuts the
-//! events into commits of `--batch` events and hands them to the store's single writer, two
-//! commits in flight so the writer never waits for the next batch.
+//! a one-member file whole with libdeflate, anything else streamed) and parses files, builds
+//! the events and encodes them for the store (`SqliteStore::encode_events`: records compressed
+//! in blocks, keys hashed); the calling thread puts the files back in the order they were
+//! found, groups whole files into commits of at least `--batch` events and hands them to the
+//! store's single writer, two commits in flight so the writer never waits for the next one.
 //! Each record is stored as its original JSON text; each file is parsed in one pass that finds
 //! every record's text and builds only the members its index reads (`decode::parse_log`).
 //!
@@ -31,9 +32,7 @@ use std::sync::{Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use cairn_store::{
-    Commit, CommitReceipt, DuplicateEvents, NewEvent, SqliteStore, Store as _, StoreError,
-};
+use cairn_store::{CommitReceipt, DuplicateEvents, EncodedBatch, SqliteStore, StoreError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::data_dir::DataDir;
@@ -62,9 +61,9 @@ pub struct ImportArgs {
     /// and not imported.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
     pub max_file_bytes: u64,
-    /// Events per commit. Larger commits rewrite fewer pages of the eventID index (random ids
-    /// touch most of its pages in every commit); each of the two commits in flight holds its
-    /// events in memory, about 2 KB each.
+    /// Events per commit: a commit is cut at the end of the file that brings it to this many.
+    /// Larger commits rewrite fewer pages of the eventID index (random ids touch most of its
+    /// pages in every commit); the commits in flight hold their events in memory, compressed.
     #[arg(long, value_name = "EVENTS", default_value_t = DEFAULT_BATCH, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch: u64,
     /// Threads that read and parse files [default: one per core].
@@ -177,23 +176,38 @@ struct Parsed {
     index: usize,
     bytes_read: u64,
     json_bytes: u64,
-    outcome: Result<(Vec<NewEvent>, Vec<BadRecord>), FileError>,
+    outcome: Result<FileEvents, FileError>,
+}
+
+/// A file's events, encoded for the store on the thread that parsed them (compressed, keys
+/// hashed), and its bad records.
+struct FileEvents {
+    /// An encoding failure is the store's, not the file's: it stops the import.
+    encoded: Result<EncodedBatch, StoreError>,
+    bad: Vec<BadRecord>,
 }
 
 /// Reads, decompresses and parses one file and builds its events.
 fn parse_file(index: usize, path: &Path, max_file_bytes: u64) -> Parsed {
-    let mut parsed = Parsed {
-        index,
-        bytes_read: std::fs::metadata(path).map_or(0, |m| m.len()),
-        json_bytes: 0,
-        outcome: Ok((Vec::new(), Vec::new())),
-    };
-    parsed.outcome = decode::read_text(path, max_file_bytes).and_then(|(text, read)| {
-        parsed.bytes_read = read;
-        parsed.json_bytes = text.len() as u64;
-        decode::parse_events(&text, now_ms())
+    let mut bytes_read = std::fs::metadata(path).map_or(0, |m| m.len());
+    let mut json_bytes = 0;
+    let outcome = decode::read_text(path, max_file_bytes).and_then(|(text, read)| {
+        bytes_read = read;
+        json_bytes = text.len() as u64;
+        let (events, bad) = decode::parse_events(&text, now_ms())?;
+        // Encoded here, beside the other files being parsed, rather than by the committing
+        // side after the last file: the store's writer then only writes.
+        Ok(FileEvents {
+            encoded: SqliteStore::encode_events(events),
+            bad,
+        })
     });
-    parsed
+    Parsed {
+        index,
+        bytes_read,
+        json_bytes,
+        outcome,
+    }
 }
 
 fn now_ms() -> i64 {
@@ -241,9 +255,8 @@ pub fn import_files(
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let threads = options.threads.max(1);
-    // One worker: a commit is encoded inside `Store::commit` before it reaches the writer, and
-    // with two workers a smaller commit encoded beside a larger one could overtake it, so the
-    // log would no longer follow the files' order.
+    // One worker, fed from this thread (a FIFO queue): each commit's task hands it to the
+    // writer without yielding first, so commits reach the writer in the files' order.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -262,6 +275,7 @@ pub fn import_files(
         runtime: &runtime,
         batch: options.batch.max(1),
         pending: Vec::new(),
+        pending_events: 0,
         in_flight: VecDeque::new(),
         summary: Summary::default(),
     };
@@ -340,7 +354,9 @@ struct Writer<'a> {
     store: &'a SqliteStore,
     runtime: &'a tokio::runtime::Runtime,
     batch: usize,
-    pending: Vec<NewEvent>,
+    /// Files' events not yet committed, and how many.
+    pending: Vec<EncodedBatch>,
+    pending_events: usize,
     in_flight: VecDeque<tokio::task::JoinHandle<Result<CommitReceipt, StoreError>>>,
     summary: Summary,
 }
@@ -355,17 +371,18 @@ impl Writer<'_> {
                 self.summary.files_failed += 1;
                 bar.suspend(|| eprintln!("cairn import: {}: {e}", path.display()));
             }
-            Ok((events, bad)) => {
+            Ok(FileEvents { encoded, bad }) => {
                 self.summary.files_imported += 1;
                 self.summary.records_bad += bad.len() as u64;
                 if !bad.is_empty() {
                     bar.suspend(|| report_bad_records(path, &bad));
                 }
-                self.pending.extend(events);
-                while self.pending.len() >= self.batch {
-                    let rest = self.pending.split_off(self.batch);
-                    let batch = std::mem::replace(&mut self.pending, rest);
-                    self.submit(batch)?;
+                let encoded = encoded?;
+                self.pending_events += encoded.len();
+                self.pending.push(encoded);
+                // Cut at a file's end: a commit holds whole files.
+                if self.pending_events >= self.batch {
+                    self.submit_pending()?;
                 }
             }
         }
@@ -373,21 +390,18 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Hands a commit to the store, first waiting for the oldest one in flight if there are
-    /// already enough.
-    fn submit(&mut self, events: Vec<NewEvent>) -> anyhow::Result<()> {
+    /// Hands the pending files' events to the store as one commit, first waiting for the
+    /// oldest one in flight if there are already enough.
+    fn submit_pending(&mut self) -> anyhow::Result<()> {
         while self.in_flight.len() >= COMMITS_IN_FLIGHT {
             self.wait_oldest()?;
         }
         let store = self.store.clone();
-        let commit = Commit {
-            events,
-            duplicates: DuplicateEvents::Skip,
-            ..Commit::default()
-        };
+        let batches = std::mem::take(&mut self.pending);
+        self.pending_events = 0;
         self.in_flight.push_back(
             self.runtime
-                .spawn(async move { store.commit(commit).await }),
+                .spawn(async move { store.commit_encoded(batches, DuplicateEvents::Skip).await }),
         );
         Ok(())
     }
@@ -406,8 +420,7 @@ impl Writer<'_> {
     /// Commits what is left and waits for every commit.
     fn finish(&mut self) -> anyhow::Result<()> {
         if !self.pending.is_empty() {
-            let batch = std::mem::take(&mut self.pending);
-            self.submit(batch)?;
+            self.submit_pending()?;
         }
         while !self.in_flight.is_empty() {
             self.wait_oldest()?;

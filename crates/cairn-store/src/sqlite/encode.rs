@@ -492,10 +492,25 @@ pub(super) enum StoredRecord {
 }
 
 /// The events of one commit, encoded: records of neighbouring events share compressed blocks.
+#[derive(Default)]
 pub(super) struct EncodedEvents {
     pub events: Vec<EncodedEvent>,
     /// Blocks encoded by [`encode_block`], numbered as [`StoredRecord::InBlock`] names them.
     pub blocks: Vec<Vec<u8>>,
+}
+
+impl EncodedEvents {
+    /// Puts `more`'s events after these, its blocks renumbered after these blocks.
+    pub(super) fn append(&mut self, more: EncodedEvents) {
+        let shift = self.blocks.len();
+        self.blocks.extend(more.blocks);
+        self.events.extend(more.events.into_iter().map(|mut event| {
+            if let StoredRecord::InBlock { block, .. } = &mut event.record {
+                *block += shift;
+            }
+            event
+        }));
+    }
 }
 
 /// Encodes a commit's events: runs of up to [`BLOCK_RECORDS`] records (and about
@@ -700,6 +715,32 @@ mod tests {
             i64::from_le_bytes([0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14])
         );
         assert_ne!(value_id("alice"), value_id("bob"));
+    }
+
+    #[test]
+    fn appended_events_keep_their_records_in_renumbered_blocks() {
+        let events = |ids: std::ops::Range<usize>| -> Vec<NewEvent> {
+            ids.map(|i| NewEvent::for_test(&format!("e{i}"), "Op"))
+                .collect()
+        };
+        let mut all = encode_events(events(0..33)).unwrap();
+        let more = encode_events(events(33..70)).unwrap();
+        assert_eq!((all.blocks.len(), more.blocks.len()), (1, 2));
+        all.append(more);
+        assert_eq!(all.blocks.len(), 3);
+        let places: Vec<String> = all
+            .events
+            .iter()
+            .map(|e| match &e.record {
+                StoredRecord::Inline(_) => "row".to_string(),
+                StoredRecord::InBlock { block, index } => format!("{block}:{index}"),
+            })
+            .collect();
+        assert_eq!(places[31], "0:31");
+        assert_eq!(places[32], "row");
+        assert_eq!(places[33], "1:0");
+        assert_eq!(places[69], "2:4");
+        assert_eq!(all.events[69].event_id, "e69");
     }
 
     #[test]

@@ -69,8 +69,8 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use crate::{
-    CatalogWrite, Commit, CommitReceipt, LookedUpEvent, LookupQuery, Store, StoreError,
-    StoreErrorKind, StoredEvent,
+    CatalogWrite, Commit, CommitReceipt, DuplicateEvents, LookedUpEvent, LookupQuery, NewEvent,
+    Store, StoreError, StoreErrorKind, StoredEvent,
 };
 use writer::Job;
 
@@ -97,6 +97,20 @@ impl Drop for Inner {
         // disconnects on its own: tell the writer explicitly that this handle is gone.
         let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
         let _ = jobs.send(Job::Stop);
+    }
+}
+
+/// Events encoded apart from their commit ([`SqliteStore::encode_events`]).
+pub struct EncodedBatch(encode::EncodedEvents);
+
+impl EncodedBatch {
+    /// Events in the batch.
+    pub fn len(&self) -> usize {
+        self.0.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.events.is_empty()
     }
 }
 
@@ -178,6 +192,29 @@ impl SqliteStore {
                 "the store writer stopped before answering",
             )
         })?
+    }
+
+    /// Encodes events for [`SqliteStore::commit_encoded`]: the CPU work of a commit
+    /// (compressing the records, hashing the keys), on the caller's thread, apart from the
+    /// commit. A bulk loader encodes each file on the thread that parsed it.
+    pub fn encode_events(events: Vec<NewEvent>) -> Result<EncodedBatch, StoreError> {
+        Ok(EncodedBatch(encode::encode_events(events)?))
+    }
+
+    /// Commits the events of `batches`, in order, as one commit — what `Store::commit` does
+    /// with the same events — and answers once it is durable. Records are compressed in
+    /// blocks within a batch, never across two.
+    pub async fn commit_encoded(
+        &self,
+        batches: Vec<EncodedBatch>,
+        duplicates: DuplicateEvents,
+    ) -> Result<CommitReceipt, StoreError> {
+        let mut events = encode::EncodedEvents::default();
+        for batch in batches {
+            events.append(batch.0);
+        }
+        let commit = writer::PreparedCommit::encoded(events, duplicates);
+        self.send(|reply| Job::Commit { commit, reply }).await
     }
 
     /// Builds the event-history index for every event appended so far, before returning.
@@ -832,6 +869,44 @@ mod layout_tests {
         .await;
         assert_eq!(left, 0);
         assert_eq!(store.last_seq().await.unwrap(), 7);
+    }
+
+    /// Batches encoded apart (as `cairn import` encodes each file) and committed as one: their
+    /// events in order and every record read back exactly (each batch's blocks renumbered
+    /// after the batches before it), a repeated id skipped across batches.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batches_encoded_apart_commit_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("events.db")).unwrap();
+        let name = |i: usize| format!("id-{i:03}");
+        let events = |ids: std::ops::Range<usize>| -> Vec<NewEvent> {
+            ids.map(|i| event(&name(i), &format!("Op{i}"), "u"))
+                .collect()
+        };
+        // 32 + 8 records in blocks; 32 in a block and a lone one in a row; two repeats.
+        let a = SqliteStore::encode_events(events(0..40)).unwrap();
+        let b = SqliteStore::encode_events(events(40..73)).unwrap();
+        let c = SqliteStore::encode_events(events(10..12)).unwrap();
+        assert_eq!((a.len(), b.len(), c.len()), (40, 33, 2));
+        let receipt = store
+            .commit_encoded(vec![a, b, c], DuplicateEvents::Skip)
+            .await
+            .unwrap();
+        let mut expected: Vec<Option<u64>> = (1..=73).map(Some).collect();
+        expected.extend([None, None]);
+        assert_eq!(receipt.seqs, expected);
+        let read = store.read_events(0, 100).await.unwrap();
+        assert_eq!(read.len(), 73);
+        for (i, stored) in read.iter().enumerate() {
+            assert_eq!(stored.seq, i as u64 + 1);
+            assert_eq!(stored.event_id, name(i));
+            assert_eq!(stored.record_json, events(i..i + 1)[0].record_json);
+        }
+        // `c`'s block holds only repeats: it is not stored.
+        assert_eq!(
+            scalar::<i64>(&store, "SELECT COUNT(*) FROM blocks").await,
+            3
+        );
     }
 
     /// A bulk commit larger than one multi-row INSERT of `event_ids` (and not a multiple of

@@ -46,6 +46,16 @@ impl PreparedCommit {
             start_consumers: commit.start_consumers,
         })
     }
+
+    /// A commit of events encoded beforehand (`SqliteStore::commit_encoded`).
+    pub(super) fn encoded(events: EncodedEvents, duplicates: DuplicateEvents) -> PreparedCommit {
+        PreparedCommit {
+            events,
+            catalog: Vec::new(),
+            duplicates,
+            start_consumers: Vec::new(),
+        }
+    }
 }
 
 /// Upper bound on jobs per transaction, so one group cannot hold the lock for long.

@@ -144,6 +144,18 @@ async fn imports_every_sample_record_losslessly_and_only_once() {
     let again = read_events(&data).await;
     assert_eq!(again.len(), SAMPLE_RECORDS);
     assert_eq!(again.last().unwrap().0.seq, SAMPLE_RECORDS as u64);
+
+    // In many commits (each of whole files, at least 100 events), in the same order.
+    let data = tmp.path().join("small-commits");
+    let out = import(&data, &[&"--batch", &"100", &samples()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let ids: Vec<String> = read_events(&data)
+        .await
+        .into_iter()
+        .map(|(event, _)| event.event_id)
+        .collect();
+    let expected: Vec<String> = events.iter().map(|(e, _)| e.event_id.clone()).collect();
+    assert_eq!(ids, expected);
 }
 
 #[tokio::test]

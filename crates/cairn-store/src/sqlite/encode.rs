@@ -130,6 +130,9 @@ const BLOCK_LEVEL: i32 = 1;
 const BLOCK_ZSTD: u8 = 1;
 
 thread_local! {
+    /// A block's texts joined, and its zstd frame: reused, as a bulk import encodes tens of
+    /// thousands of blocks per thread (two allocations of ~40 KB each otherwise).
+    static BLOCK_SCRATCH: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
     static BLOCK_COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
     static BLOCK_DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
 }
@@ -141,26 +144,28 @@ pub(super) fn encode_block(texts: &[&str]) -> Result<Vec<u8>, StoreError> {
     if texts.len() > u32::MAX as usize || texts.iter().any(|t| t.len() > u32::MAX as usize) {
         return Err(backend("block", "too large"));
     }
-    let mut joined = Vec::with_capacity(total);
-    for t in texts {
-        joined.extend_from_slice(t.as_bytes());
-    }
-    // zstd writes into a Vec's spare capacity (from its start): no zeroed buffer of the
-    // compress bound per block.
-    let mut frame = Vec::with_capacity(zstd::zstd_safe::compress_bound(total));
-    with_context(
-        &BLOCK_COMPRESSOR,
-        || zstd::bulk::Compressor::new(BLOCK_LEVEL),
-        |c| c.compress_to_buffer(&joined, &mut frame),
-    )?;
-    let mut out = Vec::with_capacity(5 + 4 * texts.len() + frame.len());
-    out.push(BLOCK_ZSTD);
-    out.extend_from_slice(&(texts.len() as u32).to_le_bytes());
-    for t in texts {
-        out.extend_from_slice(&(t.len() as u32).to_le_bytes());
-    }
-    out.extend_from_slice(&frame);
-    Ok(out)
+    BLOCK_SCRATCH.with_borrow_mut(|(joined, frame)| {
+        joined.clear();
+        for t in texts {
+            joined.extend_from_slice(t.as_bytes());
+        }
+        // zstd writes into a Vec's spare capacity (from its start): no zeroed buffer.
+        frame.clear();
+        frame.reserve(zstd::zstd_safe::compress_bound(total));
+        with_context(
+            &BLOCK_COMPRESSOR,
+            || zstd::bulk::Compressor::new(BLOCK_LEVEL),
+            |c| c.compress_to_buffer(joined.as_slice(), frame),
+        )?;
+        let mut out = Vec::with_capacity(5 + 4 * texts.len() + frame.len());
+        out.push(BLOCK_ZSTD);
+        out.extend_from_slice(&(texts.len() as u32).to_le_bytes());
+        for t in texts {
+            out.extend_from_slice(&(t.len() as u32).to_le_bytes());
+        }
+        out.extend_from_slice(frame);
+        Ok(out)
+    })
 }
 
 /// A decoded block: the records' text, one after the other.

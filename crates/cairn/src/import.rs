@@ -48,10 +48,11 @@ const BAD_RECORDS_SHOWN: usize = 5;
 const COMMITS_IN_FLIGHT: usize = 3;
 const FILES_AHEAD_PER_THREAD: usize = 16;
 
-/// Events per commit: 50,000 took 6–10% less CPU than 20,000 for a 1M-record import (each
-/// commit rewrites most leaves of `event_ids`, whose keys are random for AWS's ids) and
-/// 100,000 no less again; the import's peak RSS went from ~320 MB to ~420 MB (BENCHMARKS.md).
-pub const DEFAULT_BATCH: u64 = 50_000;
+/// Events per commit: each commit rewrites most leaves of `event_ids` (whose keys are random
+/// for AWS's ids), so fewer, larger commits cost less. With events waiting encoded, 100,000
+/// took 5% less time than 50,000 (and 50,000 6–10% less CPU than 20,000), for ~30 MB more
+/// peak RSS; 200,000 was no faster (BENCHMARKS.md).
+pub const DEFAULT_BATCH: u64 = 100_000;
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {

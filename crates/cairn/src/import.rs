@@ -32,7 +32,9 @@ use std::sync::{Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use cairn_store::{CommitReceipt, DuplicateEvents, EncodedBatch, SqliteStore, StoreError};
+use cairn_store::{
+    CommitReceipt, DuplicateEvents, EncodedBatch, NewEvent, SqliteStore, StoreError,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::data_dir::DataDir;
@@ -184,13 +186,25 @@ struct Parsed {
     outcome: Result<FileEvents, FileError>,
 }
 
-/// A file's events, encoded for the store on the thread that parsed them (compressed, keys
-/// hashed), and its bad records.
+/// A file's events and its bad records.
 struct FileEvents {
-    /// An encoding failure is the store's, not the file's: it stops the import.
-    encoded: Result<EncodedBatch, StoreError>,
+    events: FileBatch,
     bad: Vec<BadRecord>,
 }
+
+/// A file's events: encoded for the store on the thread that parsed them (records compressed
+/// in blocks, keys hashed) if the file is large enough to fill its blocks; else as they are,
+/// to be encoded together with the neighbouring small files (a block never spans two encoded
+/// batches, and most files of a quiet account hold a few records).
+enum FileBatch {
+    /// An encoding failure is the store's, not the file's: it stops the import.
+    Encoded(Result<EncodedBatch, StoreError>),
+    Raw(Vec<NewEvent>),
+}
+
+/// Files with at least this many events are encoded on their parse thread: at most their last
+/// block is short (blocks hold up to 32 records).
+const ENCODED_APART_FROM: usize = 256;
 
 /// Reads, decompresses and parses one file and builds its events.
 fn parse_file(index: usize, path: &Path, max_file_bytes: u64) -> Parsed {
@@ -200,12 +214,15 @@ fn parse_file(index: usize, path: &Path, max_file_bytes: u64) -> Parsed {
         bytes_read = read;
         json_bytes = text.len() as u64;
         let (events, bad) = decode::parse_events(&text, now_ms())?;
+        drop(text);
         // Encoded here, beside the other files being parsed, rather than by the committing
         // side after the last file: the store's writer then only writes.
-        Ok(FileEvents {
-            encoded: SqliteStore::encode_events(events),
-            bad,
-        })
+        let events = if events.len() >= ENCODED_APART_FROM {
+            FileBatch::Encoded(SqliteStore::encode_events(events))
+        } else {
+            FileBatch::Raw(events)
+        };
+        Ok(FileEvents { events, bad })
     });
     Parsed {
         index,
@@ -260,10 +277,8 @@ pub fn import_files(
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let threads = options.threads.max(1);
-    // One worker, fed from this thread (a FIFO queue): each commit's task hands it to the
-    // writer without yielding first, so commits reach the writer in the files' order.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    // Only to wait for the store's answers: commits are handed over on this thread.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let bar = progress_bar(files, options.progress);
@@ -280,6 +295,7 @@ pub fn import_files(
         runtime: &runtime,
         batch: options.batch.max(1),
         pending: Vec::new(),
+        raw: Vec::new(),
         pending_events: 0,
         in_flight: VecDeque::new(),
         summary: Summary::default(),
@@ -354,15 +370,21 @@ fn progress_bar(files: &[PathBuf], shown: bool) -> ProgressBar {
     bar
 }
 
+/// A commit's durable answer, awaited later.
+type Receipt = std::pin::Pin<Box<dyn Future<Output = Result<CommitReceipt, StoreError>> + Send>>;
+
 /// The committing side: takes parsed files in order, cuts their events into commits.
 struct Writer<'a> {
     store: &'a SqliteStore,
     runtime: &'a tokio::runtime::Runtime,
     batch: usize,
-    /// Files' events not yet committed, and how many.
+    /// Files' events not yet committed: encoded batches, then the small files' events not yet
+    /// encoded (they go after the batches), and how many in all.
     pending: Vec<EncodedBatch>,
+    raw: Vec<NewEvent>,
     pending_events: usize,
-    in_flight: VecDeque<tokio::task::JoinHandle<Result<CommitReceipt, StoreError>>>,
+    /// Receipts of the commits handed to the store, oldest first.
+    in_flight: VecDeque<Receipt>,
     summary: Summary,
 }
 
@@ -376,15 +398,24 @@ impl Writer<'_> {
                 self.summary.files_failed += 1;
                 bar.suspend(|| eprintln!("cairn import: {}: {e}", path.display()));
             }
-            Ok(FileEvents { encoded, bad }) => {
+            Ok(FileEvents { events, bad }) => {
                 self.summary.files_imported += 1;
                 self.summary.records_bad += bad.len() as u64;
                 if !bad.is_empty() {
                     bar.suspend(|| report_bad_records(path, &bad));
                 }
-                let encoded = encoded?;
-                self.pending_events += encoded.len();
-                self.pending.push(encoded);
+                match events {
+                    FileBatch::Encoded(encoded) => {
+                        let encoded = encoded?;
+                        self.encode_raw()?;
+                        self.pending_events += encoded.len();
+                        self.pending.push(encoded);
+                    }
+                    FileBatch::Raw(events) => {
+                        self.pending_events += events.len();
+                        self.raw.extend(events);
+                    }
+                }
                 // Cut at a file's end: a commit holds whole files.
                 if self.pending_events >= self.batch {
                     self.submit_pending()?;
@@ -395,27 +426,35 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Encodes the small files' events taken since the last encoded batch, together.
+    fn encode_raw(&mut self) -> anyhow::Result<()> {
+        if !self.raw.is_empty() {
+            let events = std::mem::take(&mut self.raw);
+            self.pending.push(SqliteStore::encode_events(events)?);
+        }
+        Ok(())
+    }
+
     /// Hands the pending files' events to the store as one commit, first waiting for the
-    /// oldest one in flight if there are already enough.
+    /// oldest one in flight if there are already enough. Handed over here, on this thread, so
+    /// commits reach the writer in the files' order.
     fn submit_pending(&mut self) -> anyhow::Result<()> {
         while self.in_flight.len() >= COMMITS_IN_FLIGHT {
             self.wait_oldest()?;
         }
-        let store = self.store.clone();
+        self.encode_raw()?;
         let batches = std::mem::take(&mut self.pending);
         self.pending_events = 0;
-        self.in_flight.push_back(
-            self.runtime
-                .spawn(async move { store.commit_encoded(batches, DuplicateEvents::Skip).await }),
-        );
+        let receipt = self.store.commit_encoded(batches, DuplicateEvents::Skip)?;
+        self.in_flight.push_back(Box::pin(receipt));
         Ok(())
     }
 
     fn wait_oldest(&mut self) -> anyhow::Result<()> {
-        let Some(handle) = self.in_flight.pop_front() else {
+        let Some(receipt) = self.in_flight.pop_front() else {
             return Ok(());
         };
-        let receipt = self.runtime.block_on(handle)??;
+        let receipt = self.runtime.block_on(receipt)?;
         let added = receipt.seqs.iter().filter(|s| s.is_some()).count() as u64;
         self.summary.records_added += added;
         self.summary.records_present += receipt.seqs.len() as u64 - added;
@@ -424,7 +463,7 @@ impl Writer<'_> {
 
     /// Commits what is left and waits for every commit.
     fn finish(&mut self) -> anyhow::Result<()> {
-        if !self.pending.is_empty() {
+        if !self.pending.is_empty() || !self.raw.is_empty() {
             self.submit_pending()?;
         }
         while !self.in_flight.is_empty() {

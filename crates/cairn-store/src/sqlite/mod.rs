@@ -100,6 +100,17 @@ impl Drop for Inner {
     }
 }
 
+/// The writer's answer to a job handed over: a dropped reply sender means the writer died
+/// mid-job — reported, never taken for success.
+async fn answer<T>(reply: oneshot::Receiver<Result<T, StoreError>>) -> Result<T, StoreError> {
+    reply.await.map_err(|_| {
+        StoreError::new(
+            StoreErrorKind::Closed,
+            "the store writer stopped before answering",
+        )
+    })?
+}
+
 /// Events encoded apart from their commit ([`SqliteStore::encode_events`]).
 pub struct EncodedBatch(encode::EncodedEvents);
 
@@ -178,20 +189,19 @@ impl SqliteStore {
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job,
     ) -> Result<T, StoreError> {
+        answer(self.hand_over(make)?).await
+    }
+
+    /// Hands a job to the writer thread, which applies jobs in the order they are handed over.
+    fn hand_over<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job,
+    ) -> Result<oneshot::Receiver<Result<T, StoreError>>, StoreError> {
         let (tx, rx) = oneshot::channel();
-        {
-            let jobs = self.inner.jobs.lock().unwrap_or_else(|p| p.into_inner());
-            jobs.send(make(tx)).map_err(|_| {
-                StoreError::new(StoreErrorKind::Closed, "the store writer has stopped")
-            })?;
-        }
-        // A dropped reply sender means the writer died mid-job: report it, never assume success.
-        rx.await.map_err(|_| {
-            StoreError::new(
-                StoreErrorKind::Closed,
-                "the store writer stopped before answering",
-            )
-        })?
+        let jobs = self.inner.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.send(make(tx))
+            .map_err(|_| StoreError::new(StoreErrorKind::Closed, "the store writer has stopped"))?;
+        Ok(rx)
     }
 
     /// Encodes events for [`SqliteStore::commit_encoded`]: the CPU work of a commit
@@ -201,20 +211,27 @@ impl SqliteStore {
         Ok(EncodedBatch(encode::encode_events(events)?))
     }
 
-    /// Commits the events of `batches`, in order, as one commit — what `Store::commit` does
-    /// with the same events — and answers once it is durable. Records are compressed in
-    /// blocks within a batch, never across two.
-    pub async fn commit_encoded(
+    /// Hands the events of `batches`, in order, to the writer as one commit — what
+    /// `Store::commit` does with the same events — before it returns, so commits handed over
+    /// one after the other are applied in that order; the future answers once it is durable.
+    /// Records are compressed in blocks within a batch, never across two.
+    pub fn commit_encoded(
         &self,
         batches: Vec<EncodedBatch>,
         duplicates: DuplicateEvents,
-    ) -> Result<CommitReceipt, StoreError> {
+    ) -> Result<impl Future<Output = Result<CommitReceipt, StoreError>> + Send + 'static, StoreError>
+    {
         let mut events = encode::EncodedEvents::default();
+        events
+            .events
+            .reserve(batches.iter().map(EncodedBatch::len).sum());
         for batch in batches {
             events.append(batch.0);
         }
         let commit = writer::PreparedCommit::encoded(events, duplicates);
-        self.send(|reply| Job::Commit { commit, reply }).await
+        Ok(answer(
+            self.hand_over(|reply| Job::Commit { commit, reply })?,
+        ))
     }
 
     /// Builds the event-history index for every event appended so far, before returning.
@@ -890,6 +907,7 @@ mod layout_tests {
         assert_eq!((a.len(), b.len(), c.len()), (40, 33, 2));
         let receipt = store
             .commit_encoded(vec![a, b, c], DuplicateEvents::Skip)
+            .unwrap()
             .await
             .unwrap();
         let mut expected: Vec<Option<u64>> = (1..=73).map(Some).collect();
@@ -902,10 +920,25 @@ mod layout_tests {
             assert_eq!(stored.event_id, name(i));
             assert_eq!(stored.record_json, events(i..i + 1)[0].record_json);
         }
-        // `c`'s block holds only repeats: it is not stored.
+        // Handed over when called, not when awaited: the commit called first comes first.
+        let first = store
+            .commit_encoded(
+                vec![SqliteStore::encode_events(events(100..140)).unwrap()],
+                DuplicateEvents::Skip,
+            )
+            .unwrap();
+        let second = store
+            .commit_encoded(
+                vec![SqliteStore::encode_events(events(140..141)).unwrap()],
+                DuplicateEvents::Skip,
+            )
+            .unwrap();
+        assert_eq!(second.await.unwrap().seqs, vec![Some(114)]);
+        assert_eq!(first.await.unwrap().seqs[0], Some(74));
+        // `c`'s block holds only repeats: it is not stored (a, b: 3; then 2 for 100..140).
         assert_eq!(
             scalar::<i64>(&store, "SELECT COUNT(*) FROM blocks").await,
-            3
+            5
         );
     }
 

@@ -156,6 +156,48 @@ async fn imports_every_sample_record_losslessly_and_only_once() {
         .collect();
     let expected: Vec<String> = events.iter().map(|(e, _)| e.event_id.clone()).collect();
     assert_eq!(ids, expected);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("records: 3210 added, 0 already present"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Large files (encoded on their parse thread) between small ones (encoded together on the
+/// committing side), in commits cut at file ends: every record once, in the files' order,
+/// stored exactly.
+#[tokio::test]
+async fn large_and_small_files_keep_their_order_and_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let originals = record_texts(&log_files(&samples()));
+    let mut texts = Vec::new();
+    let mut n = 0;
+    // Sizes around the point where a file is encoded on its own (256 events).
+    for (f, size) in [3, 300, 2, 1, 700, 255, 256, 4].into_iter().enumerate() {
+        let mut records = Vec::new();
+        for _ in 0..size {
+            let mut value: Value = serde_json::from_str(&originals[n % originals.len()]).unwrap();
+            value["eventID"] = Value::String(format!("mixed-{n:05}"));
+            let record = serde_json::to_string(&value).unwrap();
+            texts.push(record.clone());
+            records.push(record);
+            n += 1;
+        }
+        let file = format!("{{\"Records\":[{}]}}", records.join(","));
+        std::fs::write(logs.join(format!("{f:02}.json.gz")), gzip(file.as_bytes())).unwrap();
+    }
+    let data = tmp.path().join("data");
+    let out = import(&data, &[&"--batch", &"250", &logs]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stored = read_events(&data).await;
+    assert_eq!(stored.len(), texts.len());
+    for (i, ((event, _), original)) in stored.iter().zip(&texts).enumerate() {
+        assert_eq!(event.seq, i as u64 + 1);
+        assert_eq!(event.event_id, format!("mixed-{i:05}"));
+        assert_eq!(&event.record_json, original);
+    }
 }
 
 #[tokio::test]

@@ -296,7 +296,6 @@ pub fn import_files(
         batch: options.batch.max(1),
         pending: Vec::new(),
         raw: Vec::new(),
-        pending_events: 0,
         in_flight: VecDeque::new(),
         summary: Summary::default(),
     };
@@ -379,10 +378,9 @@ struct Writer<'a> {
     runtime: &'a tokio::runtime::Runtime,
     batch: usize,
     /// Files' events not yet committed: encoded batches, then the small files' events not yet
-    /// encoded (they go after the batches), and how many in all.
+    /// encoded (they go after the batches).
     pending: Vec<EncodedBatch>,
     raw: Vec<NewEvent>,
-    pending_events: usize,
     /// Receipts of the commits handed to the store, oldest first.
     in_flight: VecDeque<Receipt>,
     summary: Summary,
@@ -408,16 +406,13 @@ impl Writer<'_> {
                     FileBatch::Encoded(encoded) => {
                         let encoded = encoded?;
                         self.encode_raw()?;
-                        self.pending_events += encoded.len();
                         self.pending.push(encoded);
                     }
-                    FileBatch::Raw(events) => {
-                        self.pending_events += events.len();
-                        self.raw.extend(events);
-                    }
+                    FileBatch::Raw(events) => self.raw.extend(events),
                 }
                 // Cut at a file's end: a commit holds whole files.
-                if self.pending_events >= self.batch {
+                let pending: usize = self.pending.iter().map(EncodedBatch::len).sum();
+                if pending + self.raw.len() >= self.batch {
                     self.submit_pending()?;
                 }
             }
@@ -444,7 +439,6 @@ impl Writer<'_> {
         }
         self.encode_raw()?;
         let batches = std::mem::take(&mut self.pending);
-        self.pending_events = 0;
         let receipt = self.store.commit_encoded(batches, DuplicateEvents::Skip)?;
         self.in_flight.push_back(Box::pin(receipt));
         Ok(())

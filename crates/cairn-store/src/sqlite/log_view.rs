@@ -82,10 +82,9 @@ pub(super) fn in_snapshot<T>(
     if !conn.is_autocommit() {
         return f();
     }
-    let snapshot = conn.unchecked_transaction()?;
-    let result = f();
-    drop(snapshot);
-    result
+    // Dropped after `f`: rolled back, as it only read.
+    let _snapshot = conn.unchecked_transaction()?;
+    f()
 }
 
 /// The events with `after < seq <= through`, in `seq` order, at most `limit` (rows and

@@ -31,10 +31,11 @@
 //!
 //! One B-tree entry is written per event of a bulk commit (`event_ids`, in key order), one row
 //! of `blocks` and one of `manifests` per run of 2–32 records (up to ~64 KiB) of a commit (a
-//! commit of one event, or a run of one record, writes its row instead), and the lookup chunks behind the log, in
-//! batches, by a thread of its own (a row per key and hour bucket of a batch, see [`indexer`]); the encodings are in
-//! [`encode`]. Compression and hashing happen on the committing caller's thread, before the
-//! commit reaches the writer.
+//! commit of one event, or a run of one record, writes its row instead), and the lookup chunks
+//! behind the log, in batches, by a thread of its own (a row per key and hour bucket of a batch,
+//! see [`indexer`]); the encodings are in [`encode`]. Compression and hashing happen on the
+//! committing caller's thread (or earlier: [`SqliteStore::encode_events`]), before the commit
+//! reaches the writer.
 //!
 //! # Durability and group commit
 //!
